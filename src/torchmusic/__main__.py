@@ -1,0 +1,3 @@
+from torchmusic.cli.main import main
+
+raise SystemExit(main())
