@@ -1,0 +1,51 @@
+# Two commands on a fresh Debian machine (see README.md):
+#   make demo   # the main job on the built-in demo corpus
+#   make test   # the whole test suite
+# Each installs what it needs itself: a virtualenv in .venv, and Debian packages.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages: FluidSynth + a General MIDI soundfont render the demo corpus.
+APT_PACKAGES := fluidsynth timgm6mb-soundfont
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps demo test test-all lint bench clean
+
+# torch is installed on its own and first: the pinned CPU wheel. A bare torch
+# requirement on a machine without torch would pull several GB of CUDA packages.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(STAMP) system-deps
+
+system-deps:
+	@if command -v fluidsynth >/dev/null 2>&1 && ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1; then \
+		echo "system packages present: fluidsynth + soundfont"; \
+	else \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
+	fi
+
+demo: install
+	$(BIN)/torchmusic demo --out demo_out
+
+test: install
+	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+test-all: install
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) demo_out bench_out .pytest_cache

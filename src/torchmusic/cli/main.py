@@ -1,0 +1,128 @@
+"""``torchmusic`` entry point: argument parsing only; commands are imported lazily.
+
+Keep this module free of torch/numpy imports: ``torchmusic --help`` must return in
+well under a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+FEATURE_KINDS = ("logmel", "mel", "mfcc", "chroma")
+
+
+def _add_feature_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("feature settings (defaults: librosa 0.11's)")
+    g.add_argument("--kind", choices=FEATURE_KINDS, default="logmel", help="feature to compute")
+    g.add_argument("--sr", type=int, default=22050, help="sample rate audio is loaded at (Hz)")
+    g.add_argument("--n-fft", type=int, default=2048)
+    g.add_argument("--hop-length", type=int, default=512)
+    g.add_argument("--n-mels", type=int, default=128)
+    g.add_argument("--fmin", type=float, default=0.0)
+    g.add_argument("--fmax", type=float, default=None)
+    g.add_argument("--htk", action="store_true", help="HTK mel scale instead of Slaney")
+    g.add_argument("--n-mfcc", type=int, default=20)
+    g.add_argument("--top-db", type=float, default=80.0)
+
+
+def _add_job_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: number of CPUs)"
+    )
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        help="feature cache folder (default: $TORCHMUSIC_CACHE or ~/.cache/torchmusic/features)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="torchmusic",
+        description="Deep learning on music with PyTorch: features, datasets and models.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("info", help="versions, torch device and threads")
+    p.set_defaults(handler="torchmusic.cli.info_cmd:run")
+
+    p = sub.add_parser(
+        "features",
+        help="compute features of audio files or folders (cached), one .npy per file",
+        description="Compute features for files and folders. Bad files are skipped and "
+        "listed at the end; the exit status is 1 if any file failed (see --allow-failures).",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
+    p.add_argument("--out", "-o", required=True, help="output folder for .npy files")
+    _add_feature_options(p)
+    _add_job_options(p)
+    p.add_argument(
+        "--allow-failures", action="store_true", help="exit 0 even if some files failed"
+    )
+    p.set_defaults(handler="torchmusic.cli.features_cmd:run")
+
+    p = sub.add_parser("datasets", help="build datasets")
+    dsub = p.add_subparsers(dest="datasets_command", metavar="ACTION", required=True)
+    b = dsub.add_parser("build", help="build a dataset")
+    bsub = b.add_subparsers(dest="dataset", metavar="NAME", required=True)
+    d = bsub.add_parser(
+        "demo",
+        help="the demo corpus: folk tunes from music21 rendered with FluidSynth",
+        description="Build the labelled demo corpus (tune type + instrument family) offline "
+        "and deterministically. Needs FluidSynth and a GM soundfont "
+        "(apt-get install fluidsynth timgm6mb-soundfont).",
+    )
+    d.add_argument("--out", "-o", required=True, help="output folder")
+    d.add_argument("--per-class", type=int, default=50, help="tracks per tune type")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--workers", type=int, default=None)
+    d.add_argument("--soundfont", default=None, help="path to a General MIDI .sf2")
+    d.add_argument("--no-progress", action="store_true")
+    d.set_defaults(handler="torchmusic.cli.datasets_cmd:build_demo")
+
+    p = sub.add_parser(
+        "demo",
+        help="the README's main job: build the demo corpus and extract its features",
+    )
+    p.add_argument("--out", "-o", default="demo_out", help="working folder (default: demo_out)")
+    p.add_argument("--per-class", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler="torchmusic.cli.demo_cmd:run")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from torchmusic import __version__
+
+        print(__version__)
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    module_name, func_name = args.handler.split(":")
+    handler = getattr(importlib.import_module(module_name), func_name)
+
+    from torchmusic.errors import TorchMusicError
+
+    try:
+        return int(handler(args) or 0)
+    except TorchMusicError as exc:
+        print(f"torchmusic: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("torchmusic: interrupted; finished work is kept, rerun to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
