@@ -35,7 +35,7 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cache-dir",
         default=None,
-        help="feature cache folder (default: $TORCHMUSIC_CACHE or ~/.cache/torchmusic/features)",
+        help="feature cache folder (default: $TORCHMUSIC_CACHE_DIR or ~/.cache/torchmusic/features)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
