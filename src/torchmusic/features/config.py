@@ -163,5 +163,7 @@ class FeatureConfig:
         if self.kind == "logmel":
             return F.power_to_db(F.melspectrogram(y, **mel_kw), top_db=self.top_db)
         if self.kind == "mfcc":
+            # In mfcc, ``norm`` is the DCT's normalisation; the filterbank's is ``mel_norm``.
+            mel_kw["mel_norm"] = mel_kw.pop("norm")
             return F.mfcc(y, n_mfcc=self.n_mfcc, top_db=self.top_db, **mel_kw)
         return F.chroma_stft(y, sr=self.sr, n_chroma=self.n_chroma, **stft_kw)

@@ -1,0 +1,75 @@
+"""Small tensor helpers that reproduce numpy/librosa semantics exactly."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def device_key(device: torch.device | str | None) -> torch.device:
+    """Canonical device for cache keys (``'cuda'`` -> ``cuda:<current index>``)."""
+    dev = torch.device("cpu" if device is None else device)
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", torch.cuda.current_device())
+    return dev
+
+
+def compute_dtype(dtype: torch.dtype, device: torch.device) -> torch.dtype:
+    """Precision the STFT is computed in.
+
+    librosa multiplies float32 frames by its float64 window, so its FFT runs in
+    float64 and only the result is rounded to complex64. A float32 FFT is accurate
+    relative to the loudest bin but not for quiet bins (a -80 dB bin is off by
+    ~5e-4 dB), so we do the same as librosa wherever float64 exists (not on MPS).
+    """
+    if device.type == "mps":
+        return dtype
+    return torch.float64
+
+
+def numpy_pad(x: torch.Tensor, left: int, right: int, mode: str) -> torch.Tensor:
+    """Pad the last axis exactly like ``np.pad(x, (left, right), mode=mode)``.
+
+    ``torch.nn.functional.pad`` refuses reflect padding wider than the signal and
+    has no ``symmetric`` mode, while numpy reflects repeatedly; librosa relies on
+    numpy's behaviour for short signals. For the copying modes (edge, reflect,
+    symmetric, wrap) we let numpy pad an index ramp and gather with it, which
+    reproduces numpy bit for bit and stays differentiable.
+    """
+    if left == 0 and right == 0:
+        return x
+    if mode == "constant":
+        return F.pad(x, (left, right))
+    index = np.pad(np.arange(x.shape[-1]), (left, right), mode=mode)  # type: ignore[call-overload]
+    return x[..., torch.from_numpy(index).to(x.device)]
+
+
+def numpy_linspace(start: float, stop: float, num: int, *, endpoint: bool = True) -> torch.Tensor:
+    """``np.linspace`` in float64 with numpy's own rounding (torch.linspace differs
+    in the last bit for the second half of the range)."""
+    return torch.from_numpy(np.linspace(start, stop, num, endpoint=endpoint))
+
+
+def normalize(S: torch.Tensor, *, norm: float | None, dim: int) -> torch.Tensor:
+    """``librosa.util.normalize(S, norm=norm, axis=dim)`` with ``fill=None``.
+
+    Slices whose norm is below the smallest normal number of ``S.dtype`` are left
+    un-normalised, as in librosa.
+    """
+    if norm is None:
+        return S
+    mag = S.abs()
+    if norm == math.inf:
+        length = mag.amax(dim=dim, keepdim=True)
+    elif norm == -math.inf:
+        length = mag.amin(dim=dim, keepdim=True)
+    elif norm == 0:
+        length = (mag > 0).sum(dim=dim, keepdim=True).to(S.dtype)
+    else:
+        length = (mag**norm).sum(dim=dim, keepdim=True) ** (1.0 / norm)
+    tiny = torch.finfo(S.dtype).tiny
+    length = torch.where(length < tiny, torch.ones_like(length), length)
+    return S / length
