@@ -19,6 +19,7 @@ Examples
 torch.Size([4, 128, 44])
 """
 
+from torchmusic.features._util import fft_precision
 from torchmusic.features.chroma import chroma_stft
 from torchmusic.features.config import FeatureConfig
 from torchmusic.features.convert import (
@@ -64,6 +65,7 @@ __all__ = [
     "delta",
     "estimate_tuning",
     "fft_frequencies",
+    "fft_precision",
     "hz_to_mel",
     "hz_to_octs",
     "mel_filterbank",

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import torch
 
+from torchmusic.features import _validate
 from torchmusic.features.filters import mel_basis
-from torchmusic.features.spectrum import WindowSpec, _spectrogram
+from torchmusic.features.spectrum import (
+    WindowSpec,
+    _spectrogram,
+    blocked_spectrogram,
+    use_blocked_path,
+)
 
 
 def apply_filterbank(basis: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
@@ -63,6 +69,24 @@ def melspectrogram(
     >>> melspectrogram(torch.randn(3, 22050), n_mels=64).shape
     torch.Size([3, 64, 44])
     """
+    if S is None and use_blocked_path(y):
+        # CPU inference: project each block of frames straight to mel bands instead
+        # of materialising the whole spectrogram (see blocked_spectrogram).
+        _validate.one_input(y, S)
+        basis = mel_basis(
+            sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm
+        )
+        return blocked_spectrogram(
+            y,  # type: ignore[arg-type]
+            power=power,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            win_length=win_length,
+            window=window,
+            center=center,
+            pad_mode=pad_mode,
+            project=basis,
+        )
     S, n_fft = _spectrogram(
         y,
         S,

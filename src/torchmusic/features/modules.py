@@ -22,7 +22,12 @@ from torchmusic.features.delta import delta
 from torchmusic.features.filters import chroma_basis, mel_basis
 from torchmusic.features.mel import apply_filterbank
 from torchmusic.features.mfcc import dct_matrix, mfcc
-from torchmusic.features.spectrum import WindowSpec, spectrogram
+from torchmusic.features.spectrum import (
+    WindowSpec,
+    blocked_spectrogram,
+    spectrogram,
+    use_blocked_path,
+)
 
 
 class Spectrogram(nn.Module):
@@ -120,6 +125,19 @@ class MelSpectrogram(nn.Module):
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """``(..., samples)`` -> ``(..., n_mels, frames)``."""
+        if use_blocked_path(y):
+            spec = self.spectrogram
+            return blocked_spectrogram(
+                y,
+                power=spec.power,
+                n_fft=spec.n_fft,
+                hop_length=spec.hop_length,
+                win_length=spec.win_length,
+                window=spec.window,
+                center=spec.center,
+                pad_mode=spec.pad_mode,
+                project=self.mel_basis,
+            )
         return apply_filterbank(self.mel_basis, self.spectrogram(y))
 
 

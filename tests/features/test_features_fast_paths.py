@@ -1,0 +1,68 @@
+"""The blocked CPU inference path and the "native" FFT precision.
+
+Inference on CPU (no gradient needed) goes through ``blocked_spectrogram``; the
+autograd path materialises the whole STFT. Both must give the same numbers, and the
+faster "native" precision must stay inside the relative parity budget.
+"""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pytest
+import torch
+from feature_helpers import assert_rel_close
+
+import torchmusic.features as F
+from torchmusic.errors import ParameterError
+from torchmusic.features.spectrum import use_blocked_path
+
+SETTINGS = [
+    {},
+    {"n_fft": 1024, "hop_length": 256, "n_mels": 64, "fmin": 30.0, "fmax": 8000.0},
+    {"center": False, "power": 1.0, "htk": True, "norm": None},
+    {"win_length": 1024, "pad_mode": "reflect"},
+]
+
+
+@pytest.mark.parametrize("kwargs", SETTINGS, ids=str)
+def test_blocked_path_equals_autograd_path(kwargs):
+    y = torch.randn(3, 22050 * 4, generator=torch.Generator().manual_seed(0))
+    assert use_blocked_path(y)
+    fast = F.melspectrogram(y, **kwargs)
+    y_grad = y.clone().requires_grad_(True)
+    assert not use_blocked_path(y_grad)
+    slow = F.melspectrogram(y_grad, **kwargs).detach()
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6 * float(slow.abs().max()))
+
+
+def test_blocked_spectrogram_spans_several_blocks_and_items():
+    # 40 s at hop 128 is ~6,900 frames: many blocks, and a short last block.
+    y = torch.randn(2, 22050 * 40, generator=torch.Generator().manual_seed(1))
+    fast = F.spectrogram(y, power=2.0, hop_length=128)
+    slow = F.stft(y, hop_length=128).abs() ** 2
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6 * float(slow.abs().max()))
+
+
+def test_module_uses_same_numbers_as_function():
+    y = torch.randn(2, 22050 * 3, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(F.MelSpectrogram(n_mels=40)(y), F.melspectrogram(y, n_mels=40))
+
+
+def test_native_precision_within_relative_budget(shared_data):
+    import soundfile as sf
+
+    y, sr = sf.read(shared_data / "recordings" / "pibble.ogg", dtype="float32")
+    y = y[: 10 * sr]
+    ref = librosa.feature.melspectrogram(y=y, sr=sr)
+    with F.fft_precision("native"):
+        ours = F.melspectrogram(torch.from_numpy(y), sr=sr)
+    assert_rel_close(ours, ref, "melspectrogram[native]")
+    # Outside the block the default (exact) precision is back.
+    exact = F.melspectrogram(torch.from_numpy(y), sr=sr)
+    assert float(np.abs(exact.numpy() - ref).max()) <= float(np.abs(ours.numpy() - ref).max())
+
+
+def test_unknown_fft_precision_is_rejected():
+    with pytest.raises(ParameterError, match="'double'"), F.fft_precision("double"):
+        pass
