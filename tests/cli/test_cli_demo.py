@@ -1,0 +1,39 @@
+"""``torchmusic demo`` and ``torchmusic datasets build demo`` end to end (tiny size)."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+from torchmusic.cli.main import main
+
+
+def test_demo_main_job_builds_corpus_and_features(tmp_path, capsys):
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--per-class", "2", "--workers", "1", "--no-progress"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "Tracks per tune type and split" in text and "Instrument families" in text
+    with open(out / "corpus" / "manifest.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * len({r["tune_type"] for r in rows}) >= 8
+    files, computed, reused, failed = _feature_row(text)
+    assert (files, computed, reused, failed) == (len(rows), len(rows), 0, 0)
+    # A second run resumes: every feature comes from the cache.
+    assert main(args) == 0
+    assert _feature_row(capsys.readouterr().out) == (len(rows), 0, len(rows), 0)
+
+
+def _feature_row(text: str) -> tuple[int, int, int, int]:
+    """(files, computed, reused, failed) from the summary's Features table."""
+    match = re.search(r"logmel\s+\(128, 1292\) x\d+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", text)
+    assert match, text
+    return tuple(int(g) for g in match.groups())  # type: ignore[return-value]
+
+
+def test_datasets_build_demo_without_fluidsynth_names_apt_packages(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no fluidsynth on PATH
+    code = main(["datasets", "build", "demo", "--out", str(tmp_path / "c"), "--no-progress"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "apt-get install" in err and "fluidsynth" in err
