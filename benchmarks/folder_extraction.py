@@ -28,6 +28,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -68,6 +69,7 @@ def _init_librosa_worker() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    warnings.filterwarnings("ignore", message="n_fft=.*too large")  # short drum hits
 
 
 def run_librosa(files: list[Path], workers: int, out: Path) -> float:
@@ -87,7 +89,8 @@ def run_torchmusic(files: list[Path], workers: int, cache: Path) -> tuple[float,
     t0 = time.perf_counter()
     report = extract_features(files, cfg, cache_dir=cache, workers=workers, progress=False)
     first = time.perf_counter() - t0
-    assert not report.failed and report.computed == len(files), report.summary()
+    # Identical files (the kits share a few samples) are computed once.
+    assert not report.failed and len(report.ok) == len(files), report.summary()
     t0 = time.perf_counter()
     report = extract_features(files, cfg, cache_dir=cache, workers=workers, progress=False)
     arrays = [item.load() for item in report.ok]

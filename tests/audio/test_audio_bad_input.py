@@ -172,3 +172,44 @@ def test_unreadable_file(write_tone):
         assert err.errno == errno.EACCES
     finally:
         path.chmod(0o644)
+
+
+class _ShortStream:
+    """A stand-in for soundfile.SoundFile whose decoder stops ``short`` frames early."""
+
+    samplerate = 44100
+
+    def __init__(self, fmt: str, frames: int, short: int) -> None:
+        self.format, self.frames, self._short = fmt, frames, short
+
+    def read(self, frames, dtype, always_2d):
+        return np.zeros(frames - self._short, dtype=dtype)
+
+
+def test_lossy_stream_slightly_shorter_than_announced_warns_and_returns_it(tmp_path):
+    # Real Ogg files (e.g. Wesnoth's northerners.ogg) decode ~0.1 s short of their header.
+    from torchmusic.audio._reader import read_frames
+
+    with pytest.warns(UserWarning, match="x.ogg.*5806 frames"):
+        y = read_frames(
+            _ShortStream("OGG", 9_135_516, 5806),
+            tmp_path / "x.ogg",
+            start=0,
+            n=9_135_516,
+            dtype=np.float32,
+        )
+    assert y.shape == (9_135_516 - 5806,)
+
+
+@pytest.mark.parametrize("fmt,short", [("OGG", 200_000), ("WAV", 10)])
+def test_large_or_lossless_shortfall_is_an_error(tmp_path, fmt, short):
+    from torchmusic.audio._reader import read_frames
+
+    with pytest.raises(AudioFileError, match="truncated"):
+        read_frames(
+            _ShortStream(fmt, 1_000_000, short),
+            tmp_path / "x.bin",
+            start=0,
+            n=1_000_000,
+            dtype=np.float32,
+        )

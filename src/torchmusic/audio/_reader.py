@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,13 +156,34 @@ def read_frames(
             f"'{path}': could not be decoded after frame {start}: file is corrupt or "
             f"truncated ({exc}); expected a complete {SUPPORTED_FORMATS} file"
         ) from exc
-    if y.shape[0] < n:
+    missing = n - y.shape[0]
+    if 0 < missing <= _tolerated_shortfall(f):
+        warnings.warn(
+            f"'{path}': decoding stopped {missing} frames ({missing / f.samplerate:.3f} s) "
+            f"before the {f.frames} frames the header announces; returning what was decoded",
+            stacklevel=3,
+        )
+    elif missing > 0:
         raise AudioFileError(
             f"'{path}': file is truncated or corrupt: the header announces {f.frames} frames "
             f"but decoding stopped at frame {start + y.shape[0]}"
         )
     check_finite(y, path, start=start, sr=f.samplerate)
     return y
+
+
+# Lossy streams (Ogg, MP3) announce a length estimated from the last page's granule
+# position or a VBR header; real files in the wild (e.g. a Wesnoth soundtrack) decode a
+# few thousand frames short of it and play fine everywhere, and librosa reads them.
+# A shortfall this small is a warning; a cut-off file loses far more and is an error.
+_LOSSY_FORMATS = {"OGG", "MPEG"}
+_TOLERATED_SHORTFALL = 0.01  # fraction of the announced frames
+
+
+def _tolerated_shortfall(f: sf.SoundFile) -> int:
+    if f.format not in _LOSSY_FORMATS:
+        return 0
+    return int(f.frames * _TOLERATED_SHORTFALL)
 
 
 def check_finite(y: np.ndarray, path: Path, *, start: int, sr: int) -> None:
