@@ -66,3 +66,16 @@ def test_native_precision_within_relative_budget(shared_data):
 def test_unknown_fft_precision_is_rejected():
     with pytest.raises(ParameterError, match="'double'"), F.fft_precision("double"):
         pass
+
+
+def test_filterbanks_first_built_in_inference_mode_still_train():
+    # Regression: cached filterbanks/windows made inside inference_mode were inference
+    # tensors, and any later training step through them failed.
+    F.filters.cache_clear()
+    settings = {"n_fft": 512, "hop_length": 128, "n_mels": 24, "fmax": 7000.0}
+    with torch.inference_mode():
+        F.MFCC(n_mfcc=13, **settings)(torch.randn(2, 4000))
+        F.melspectrogram(torch.randn(4000), **settings)
+    y = torch.randn(4000, requires_grad=True)
+    F.mfcc(y, n_mfcc=13, **settings).sum().backward()
+    assert y.grad is not None and torch.isfinite(y.grad).all()

@@ -4,14 +4,37 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from torchmusic.errors import ParameterError
+
+T = TypeVar("T")
+
+
+def tensor_cache(maxsize: int) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """``functools.lru_cache`` for functions that build constant tensors.
+
+    The tensors are built outside inference mode: a filterbank first made inside
+    ``torch.inference_mode()`` would be an inference tensor, and every later use of it
+    in a computation tracked by autograd (training) would fail.
+    """
+
+    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(fn)
+        def build(*args: Any, **kwargs: Any) -> T:
+            with torch.inference_mode(False), torch.no_grad():
+                return fn(*args, **kwargs)
+
+        return functools.lru_cache(maxsize=maxsize)(build)
+
+    return decorate
 
 
 def device_key(device: torch.device | str | None) -> torch.device:

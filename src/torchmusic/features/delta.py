@@ -10,7 +10,6 @@ obtained by running scipy's own filter on an identity matrix.
 
 from __future__ import annotations
 
-import functools
 import numbers
 
 import numpy as np
@@ -18,7 +17,7 @@ import scipy.signal
 import torch
 
 from torchmusic.errors import ParameterError
-from torchmusic.features._util import device_key, numpy_pad
+from torchmusic.features._util import device_key, numpy_pad, tensor_cache
 
 # scipy.ndimage boundary modes as numpy.pad modes (ndimage 'mirror' is numpy 'reflect').
 _MODES = {
@@ -30,7 +29,7 @@ _MODES = {
 }
 
 
-@functools.lru_cache(maxsize=32)
+@tensor_cache(maxsize=32)
 def _savgol_cached(
     width: int, order: int, dtype: torch.dtype, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:

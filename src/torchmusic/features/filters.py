@@ -13,7 +13,6 @@ result matches librosa to the last bit or two.
 
 from __future__ import annotations
 
-import functools
 import warnings
 from typing import Any
 
@@ -21,7 +20,7 @@ import torch
 
 from torchmusic.errors import ParameterError
 from torchmusic.features import _validate
-from torchmusic.features._util import device_key, normalize, numpy_linspace
+from torchmusic.features._util import device_key, normalize, numpy_linspace, tensor_cache
 from torchmusic.features.convert import fft_frequencies, hz_to_octs, mel_frequencies
 
 # Up to this many distinct filterbanks (per kind) stay cached; chroma needs room
@@ -65,7 +64,7 @@ def _build_mel(
     return weights.to(dtype)
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
+@tensor_cache(maxsize=_CACHE_SIZE)
 def _mel_cached(
     sr: float,
     n_fft: int,
@@ -207,7 +206,7 @@ def _build_chroma(
     return wts[:, : int(1 + n_fft / 2)].contiguous().to(dtype)
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
+@tensor_cache(maxsize=_CACHE_SIZE)
 def _chroma_cached(
     sr: float,
     n_fft: int,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
@@ -12,7 +11,7 @@ import torch
 
 from torchmusic.errors import ParameterError
 from torchmusic.features import _validate
-from torchmusic.features._util import device_key
+from torchmusic.features._util import device_key, tensor_cache
 from torchmusic.features.db import power_to_db
 from torchmusic.features.mel import melspectrogram
 
@@ -35,7 +34,7 @@ _MEL_KWARGS = frozenset(
 )
 
 
-@functools.lru_cache(maxsize=64)
+@tensor_cache(maxsize=64)
 def _dct_cached(
     n_in: int,
     n_out: int,

@@ -14,7 +14,6 @@ Frames, window and centre padding follow librosa 0.11 exactly:
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 from collections.abc import Callable
@@ -26,7 +25,7 @@ import torch
 
 from torchmusic.errors import ParameterError
 from torchmusic.features import _validate
-from torchmusic.features._util import compute_dtype, device_key, numpy_pad
+from torchmusic.features._util import compute_dtype, device_key, numpy_pad, tensor_cache
 
 #: A window as librosa accepts it: a scipy window name or (name, parameter) tuple,
 #: a number (Kaiser beta), a callable ``f(length) -> array``, or the samples themselves.
@@ -35,7 +34,7 @@ WindowSpec = str | tuple | float | Callable[[int], Any] | np.ndarray | torch.Ten
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 
-@functools.lru_cache(maxsize=64)
+@tensor_cache(maxsize=64)
 def _scipy_window(
     window: str | tuple | float,
     win_length: int,
