@@ -20,6 +20,15 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Under pytest-xdist every worker is a process: with torch's default of one thread
+    # per core, N workers oversubscribe the CPU and small convolutions slow ~100x.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch
 

@@ -11,7 +11,18 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"audio", "features", "data", "cli", "errors"}
+_SUBMODULES = {
+    "audio",
+    "features",
+    "data",
+    "models",
+    "metrics",
+    "training",
+    "serve",
+    "pretrained",
+    "cli",
+    "errors",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -61,9 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", required=True, help="output folder for .npy files")
     _add_feature_options(p)
     _add_job_options(p)
-    p.add_argument(
-        "--allow-failures", action="store_true", help="exit 0 even if some files failed"
-    )
+    p.add_argument("--allow-failures", action="store_true", help="exit 0 even if some files failed")
     p.set_defaults(handler="torchmusic.cli.features_cmd:run")
 
     p = sub.add_parser("datasets", help="build datasets")
@@ -85,6 +83,68 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(handler="torchmusic.cli.datasets_cmd:build_demo")
 
+    p = sub.add_parser("train", help="train models")
+    tsub = p.add_subparsers(dest="train_task", metavar="TASK", required=True)
+    t = tsub.add_parser(
+        "classify",
+        help="train a genre / instrument / tag classifier from a folder or manifest",
+        description="Train a classifier. Settings come from --config YAML, then from the "
+        "flags below, then from any further '--key value' overrides (dotted keys reach "
+        "nested settings, e.g. --augment.mixup 0.2).",
+    )
+    t.add_argument("--data", required=True, help="class-per-folder root or manifest (CSV/JSONL)")
+    t.add_argument(
+        "--model",
+        default=None,
+        help="simple_cnn | crnn | shortchunk | mfcc-svm (default: from --config, else shortchunk)",
+    )
+    t.add_argument("--config", default=None, help="YAML recipe, e.g. configs/gtzan.yaml")
+    t.add_argument("--out", "-o", default=None, help="run folder (default: runs/<name>)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out after a kill")
+    t.add_argument("--devices", default=None, help="devices per node (Lightning): 1, 4, auto")
+    t.add_argument("--num-nodes", type=int, default=None, help="machines (DDP through Lightning)")
+    t.add_argument("--accelerator", default=None, help="cpu | gpu | auto")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(handler="torchmusic.cli.train_cmd:classify", accepts_overrides=True)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a model file on labelled data (accuracy, F1, confusion matrix, JSON)",
+    )
+    p.add_argument("model", metavar="MODEL", help="model file or shipped model name")
+    p.add_argument("--data", required=True, help="class-per-folder root or manifest")
+    p.add_argument("--split", default=None, help="evaluate only this split (e.g. test)")
+    p.add_argument(
+        "--split-lists",
+        nargs="+",
+        default=None,
+        metavar="NAME=FILE",
+        help="split lists to apply first, e.g. test=gtzan_splits/test_filtered.txt",
+    )
+    p.add_argument("--label-column", default=None, help="manifest column with the labels")
+    p.add_argument("--out", "-o", default=None, help="folder for report.json and plots")
+    p.add_argument("--hop-seconds", type=float, default=None, help="window hop (default: clip)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler="torchmusic.cli.evaluate_cmd:run")
+
+    p = sub.add_parser(
+        "predict",
+        help="label audio files with a model file (top-k per track, optional timeline)",
+        description="Predict labels for audio files and folders. The model is --model "
+        "(a model file or a shipped model name such as 'drums') or else the first PATH.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="[MODEL] audio files or folders")
+    p.add_argument("--model", "-m", default=None, help="model file or shipped model name")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--timeline", action="store_true", help="also print per-segment labels")
+    p.add_argument("--hop-seconds", type=float, default=None, help="window hop (default: clip)")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--out", "-o", default=None, help="write the results to this file")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--allow-failures", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler="torchmusic.cli.predict_cmd:run")
+
     p = sub.add_parser(
         "demo",
         help="the README's main job: build the demo corpus and extract its features",
@@ -100,7 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_overrides", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.overrides = extra
     if args.version:
         from torchmusic import __version__
 

@@ -1,0 +1,146 @@
+"""``torchmusic predict``: label audio files and folders with a model file.
+
+Output is a table (default), JSON or CSV, on stdout or in ``--out``. Files that
+cannot be read are skipped and listed on stderr at the end; the exit status is 1
+when any failed, unless ``--allow-failures``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from torchmusic.data.discover import AUDIO_EXTENSIONS
+from torchmusic.errors import DataError, ParameterError
+
+
+def split_model_and_paths(args: argparse.Namespace) -> tuple[str, list[str]]:
+    """The model (``--model``, else the first PATH) and the audio inputs."""
+    if args.model is not None:
+        return args.model, list(args.paths)
+    model, *paths = args.paths
+    if os.path.splitext(model)[1].lower() in AUDIO_EXTENSIONS:
+        raise ParameterError(
+            f"{model!r} looks like an audio file, but the first PATH is the model: use "
+            "'torchmusic predict MODEL FILE...' or 'torchmusic predict --model MODEL FILE...'"
+        )
+    if not paths:
+        raise ParameterError(
+            f"no audio files given after the model {model!r}: "
+            "'torchmusic predict MODEL FILE_OR_FOLDER...'"
+        )
+    return model, paths
+
+
+def _ranked(pairs: list[tuple[str, float]]) -> str:
+    return " | ".join(f"{label} {prob:.3f}" for label, prob in pairs)
+
+
+def format_table(report: Any, predictor: Any, *, timeline: bool) -> str:
+    """Aligned text: one line per track (top-k labels), optional per-window lines."""
+    p = predictor
+    lines = [
+        f"model: {p.source} ({p.spec.architecture}, {len(p.labels)} labels, "
+        f"{'multi' if p.spec.multi_label else 'single'}-label, {p.clip_seconds:g} s windows "
+        f"every {p.hop_seconds:g} s)"
+    ]
+    if report.predictions:
+        width = min(60, max(len("file"), *(len(t.name) for t in report.predictions)))
+        lines.append(f"{'file':<{width}}  {'duration':>9}  top labels")
+        for t in report.predictions:
+            lines.append(f"{t.name:<{width}}  {t.duration:>8.2f}s  {_ranked(t.labels)}")
+            if timeline:
+                spans = [f"{start:.2f}-{end:.2f}s" for start, end, _ in t.segments]
+                span_width = max(map(len, spans), default=0)
+                for span, (_, _, pairs) in zip(spans, t.segments, strict=True):
+                    lines.append(f"    {span:>{span_width}}  {_ranked(pairs)}")
+    return "\n".join(lines) + "\n"
+
+
+def format_json(report: Any, predictor: Any) -> str:
+    """One JSON document: model summary, ``tracks`` and ``failed``."""
+    p = predictor
+    doc = {
+        "model": str(p.source),
+        "architecture": p.spec.architecture,
+        "labels": p.labels,
+        "multi_label": p.spec.multi_label,
+        "clip_seconds": p.clip_seconds,
+        "hop_seconds": p.hop_seconds,
+        "tracks": [t.to_dict() for t in report.predictions],
+        "failed": [{"path": str(f.path), "error": f.error} for f in report.failed],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+CSV_COLUMNS = ("path", "name", "level", "start", "end", "rank", "label", "probability")
+
+
+def format_csv(report: Any) -> str:
+    """Long-format CSV: a row per (track or window, rank); ``level`` is track or segment."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for t in report.predictions:
+        rows = [("track", 0.0, t.duration, t.labels)]
+        rows += [("segment", s, e, pairs) for s, e, pairs in t.segments]
+        for level, start, end, pairs in rows:
+            for rank, (label, prob) in enumerate(pairs, start=1):
+                writer.writerow(
+                    [
+                        t.path,
+                        t.name,
+                        level,
+                        f"{start:.3f}",
+                        f"{end:.3f}",
+                        rank,
+                        label,
+                        f"{prob:.6f}",
+                    ]
+                )
+    return buf.getvalue()
+
+
+def run(args: argparse.Namespace) -> int:
+    from torchmusic.serve.predict import Predictor, predict_paths
+
+    model, paths = split_model_and_paths(args)
+    predictor = Predictor(model, device=args.device, hop_seconds=args.hop_seconds)
+    report = predict_paths(
+        paths,
+        model=predictor,
+        top_k=args.top_k,
+        timeline=args.timeline,
+        progress=not args.no_progress,
+    )
+    if not report.predictions and not report.failed:
+        raise DataError(f"no audio files found in {paths}")
+    if args.format == "json":
+        text = format_json(report, predictor)
+    elif args.format == "csv":
+        text = format_csv(report)
+    else:
+        text = format_table(report, predictor, timeline=args.timeline)
+    if args.out:
+        out = Path(args.out)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise DataError(f"cannot write --out {str(out)!r}: {exc.strerror or exc}") from exc
+        print(f"wrote predictions for {len(report.predictions)} file(s) to {out}")
+    else:
+        sys.stdout.write(text)
+    if report.failed:
+        print(f"\n{len(report.failed)} file(s) failed:", file=sys.stderr)
+        for failure in report.failed:
+            print(f"  {failure.path}: {failure.error}", file=sys.stderr)
+        if not args.allow_failures:
+            return 1
+    return 0

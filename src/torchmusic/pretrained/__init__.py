@@ -1,0 +1,77 @@
+"""Model files shipped inside the package, looked up by name (``torchmusic predict --model drums``).
+
+Kept free of heavy imports: the CLI resolves names before it loads torch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from torchmusic.errors import DataError
+
+#: Shipped model name -> file in this folder.
+PRETRAINED: dict[str, str] = {"drums": "drums.safetensors"}
+
+#: One line per shipped model, for help texts and error messages.
+DESCRIPTIONS: dict[str, str] = {
+    "drums": "drum-hit classifier (kick, snare, hi-hat, tom, crash, ride, clap, other) "
+    "trained on Debian's hydrogen drum kits",
+}
+
+
+def pretrained_dir() -> Path:
+    """The folder that holds the shipped model files."""
+    return Path(__file__).resolve().parent
+
+
+def available_models() -> list[str]:
+    """Names of the shipped models whose file is present in this installation."""
+    return sorted(name for name, f in PRETRAINED.items() if (pretrained_dir() / f).is_file())
+
+
+def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
+    """Path of a model file, given its path or a shipped model's name.
+
+    An existing file wins over a shipped name of the same spelling, so a local
+    file called ``drums`` is used as it is.
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        A model file, or a name in :data:`PRETRAINED` (e.g. ``"drums"``).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    DataError
+        The path is a folder or does not exist and is no shipped name, or the
+        shipped model's file is missing from this installation.
+
+    Examples
+    --------
+    >>> resolve_model("drums")  # doctest: +SKIP
+    PosixPath('.../torchmusic/pretrained/drums.safetensors')
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise DataError(f"model {str(path)!r} is a folder; expected a model file (.safetensors)")
+    name = str(name_or_path)
+    if name in PRETRAINED:
+        shipped = pretrained_dir() / PRETRAINED[name]
+        if not shipped.is_file():
+            raise DataError(
+                f"shipped model {name!r} is not installed: {shipped} is missing (this "
+                "torchmusic was built without it); train one with 'torchmusic train "
+                "classify --config configs/drums.yaml' and pass its model file instead"
+            )
+        return shipped
+    raise DataError(
+        f"model {name!r} is neither an existing model file nor a shipped model name "
+        f"(shipped: {sorted(PRETRAINED)})"
+    )

@@ -1,0 +1,494 @@
+"""``train_classifier``: one call from a :class:`TrainConfig` to a model file.
+
+A run folder holds everything of one run::
+
+    run_dir/
+      config.yaml                 the full configuration (checked on --resume)
+      data.json                   classes, tracks per split, skipped files
+      checkpoints/last.ckpt       refreshed every epoch (and every N steps if asked)
+      checkpoints/best-*.ckpt     best epoch by the validation metric
+      csv/version_K/metrics.csv   one CSV per attempt (a resume starts a new one)
+      tensorboard/                TensorBoard event files
+      metrics.json                validation/test figures of the best checkpoint
+      model.safetensors           the exported model file (Contract A)
+
+The same function runs in every process of a multi-GPU or multi-node job
+(``torchrun``, SLURM or Lightning's own launcher): Lightning handles the process
+group, and only the global-rank-0 process writes the model file. For example::
+
+    # one machine, 4 GPUs (Lightning starts the 4 processes itself)
+    torchmusic train classify --config configs/gtzan.yaml --data genres --devices 4 --strategy ddp
+    # 2 machines x 4 GPUs with torchrun (run on each machine)
+    torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \
+        -m torchmusic train classify ... --devices 4 --num-nodes 2 --strategy ddp
+    # SLURM: srun starts one task per GPU; Lightning reads the SLURM variables
+    srun --nodes 2 --ntasks-per-node 4 torchmusic train classify ... --devices 4 --num-nodes 2
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+)
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from torchmusic.errors import DataError, ParameterError
+from torchmusic.training.config import TrainConfig
+from torchmusic.training.data import TEST, TRAIN, VALID, load_tracks, split_table, split_tracks
+from torchmusic.training.datamodule import ClassificationData
+from torchmusic.training.module import ClassifierModule, monitor_metric, monitor_mode
+
+MODEL_FILE = "model.safetensors"
+LAST_CKPT = "last.ckpt"
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """Outcome of :func:`train_classifier`.
+
+    Attributes
+    ----------
+    model_file : pathlib.Path
+        The exported model file (best checkpoint), loadable with
+        :func:`torchmusic.models.load_classifier`.
+    run_dir : pathlib.Path
+        The run folder (checkpoints, logs, configuration).
+    metrics : dict
+        ``val_*`` (and ``test_*`` when there is a test split) figures of the best
+        checkpoint at clip level, ``best_epoch``, ``global_step``,
+        ``train_clips_per_s``.
+    skipped : list of (str, str)
+        Files left out because they could not be decoded, with the reason.
+    """
+
+    model_file: Path
+    run_dir: Path
+    metrics: dict[str, Any]
+    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+class Throughput(Callback):
+    """Training clips per second, between the ends of each epoch's first and last batch.
+
+    The first batch is left out (it includes worker start-up and warm-up) and so is
+    the validation pass at the end of the epoch, so the figure is the steady-state
+    rate of loading + augmenting + training. Under DDP it is multiplied by the
+    number of processes (all ranks train the same number of batches).
+    """
+
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+        self._t0: float | None = None
+        self._t1 = 0.0
+        self._clips = 0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._t0, self._clips = None, 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        _sync(pl_module.device)
+        now = time.perf_counter()
+        if self._t0 is None:
+            self._t0 = now
+            return
+        self._clips += int(batch[0].shape[0])
+        self._t1 = now
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._t0 is None or self._clips == 0:
+            return
+        rate = self._clips * trainer.world_size / (self._t1 - self._t0)
+        self.rates.append(rate)
+        pl_module.log("train_clips_per_s", rate, rank_zero_only=True)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# -- run folder ---------------------------------------------------------------------------
+def default_run_dir(cfg: TrainConfig) -> Path:
+    """``runs/<data name>-<model>`` (a manifest named ``manifest.*`` uses its folder's name)."""
+    data = Path(str(cfg.data)).expanduser().resolve()
+    name = data.name if data.is_dir() else data.stem
+    if name in ("manifest", "metadata", "index", "tracks") and not data.is_dir():
+        name = data.parent.name
+    return Path("runs") / f"{name}-{cfg.model}"
+
+
+def _check_run_dir(cfg: TrainConfig, run_dir: Path) -> Path | None:
+    """The checkpoint to resume from (None: fresh run); refuses to clobber a run."""
+    last = run_dir / "checkpoints" / LAST_CKPT
+    if not cfg.resume:
+        if last.exists():
+            raise DataError(
+                f"run folder {str(run_dir)!r} already holds a run ({last}); pass --resume to "
+                "continue it, or choose another --out"
+            )
+        return None
+    saved = run_dir / "config.yaml"
+    if saved.is_file():
+        old = TrainConfig.from_yaml(saved).identity()
+        new = cfg.identity()
+        diffs = [f"{k}: run {old[k]!r}, now {new[k]!r}" for k in old if old[k] != new[k]]
+        if diffs:
+            raise ParameterError(
+                f"cannot resume {str(run_dir)!r} with different settings ("
+                + "; ".join(diffs)
+                + "); use the run's own settings or start a new run with another --out"
+            )
+    if not last.is_file():
+        print(
+            f"torchmusic: nothing to resume in {run_dir} (no checkpoints/{LAST_CKPT}); "
+            "starting from scratch",
+            file=sys.stderr,
+        )
+        return None
+    return last
+
+
+def _is_global_zero() -> bool:
+    # Before the Trainer exists, the launchers' environment says which process this is.
+    return all(os.environ.get(k, "0") == "0" for k in ("RANK", "LOCAL_RANK", "SLURM_PROCID"))
+
+
+# -- hardware -----------------------------------------------------------------------------
+def _resolve_accelerator(cfg: TrainConfig) -> str:
+    if cfg.accelerator == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return cfg.accelerator
+
+
+def _resolve_precision(cfg: TrainConfig, accelerator: str) -> str | int:
+    if cfg.precision is not None:
+        return cfg.precision
+    if accelerator in ("gpu", "cuda"):
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def _latest_checkpoint(run_dir: Path, *, every_n_steps: int | None = None) -> ModelCheckpoint:
+    """A checkpoint callback that overwrites ``checkpoints/last.ckpt`` (atomically)."""
+    return ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename=LAST_CKPT.removesuffix(".ckpt"),
+        monitor=None,
+        save_top_k=1,
+        every_n_train_steps=every_n_steps,
+        enable_version_counter=False,
+    )
+
+
+# -- the job ------------------------------------------------------------------------------
+def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
+    """Train a classifier and export the best checkpoint as a model file.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        All settings (see :class:`TrainConfig`).
+    progress : bool
+        Progress bars, the data summary and the model summary.
+
+    Returns
+    -------
+    TrainResult
+        ``model_file`` (``run_dir/model.safetensors``), ``run_dir``, ``metrics``,
+        ``skipped``.
+
+    Raises
+    ------
+    ParameterError
+        Invalid settings, or ``resume`` with settings that differ from the run's.
+    DataError
+        Bad data (empty folder, a single class, missing labels, no validation
+        tracks, every file undecodable), or a run folder that already holds a run
+        while ``resume`` is False.
+
+    Notes
+    -----
+    Files that cannot be decoded are skipped and listed before training starts
+    (and in ``data.json``); tracks shorter than ``clip_seconds`` are padded.
+    Checkpoints contain tensors and plain values only and are restored with
+    ``torch.load(weights_only=True)``. Under DDP, validation clips are shared out
+    by a ``DistributedSampler``, which repeats up to ``world_size - 1`` clips to
+    even out the ranks: validation figures can differ very slightly from a
+    single-process evaluation (``torchmusic evaluate`` gives the exact ones).
+    Resuming from a mid-epoch checkpoint (``checkpoint_every_n_steps``) runs the
+    rest of that epoch's steps on freshly drawn shuffled random crops rather than
+    replaying the exact remaining batches.
+
+    Examples
+    --------
+    >>> cfg = TrainConfig.from_sources(
+    ...     config="configs/demo.yaml", data="demo_out/corpus"
+    ... )  # doctest: +SKIP
+    >>> result = train_classifier(cfg)  # doctest: +SKIP
+    >>> result.model_file  # doctest: +SKIP
+    PosixPath('runs/corpus-shortchunk/model.safetensors')
+    """
+    if not isinstance(cfg, TrainConfig):
+        raise ParameterError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
+    # A copy (the caller's object is not changed) with absolute paths, so the saved
+    # config.yaml means the same from any working folder.
+    cfg = cfg.validate().with_absolute_paths()
+    run_dir = Path(cfg.out_dir) if cfg.out_dir else default_run_dir(cfg).resolve()
+    cfg.out_dir = str(run_dir)
+    ckpt_path = _check_run_dir(cfg, run_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.model == "mfcc-svm":
+        return _train_baseline(cfg, run_dir, progress=progress)
+
+    accelerator = _resolve_accelerator(cfg)
+    on_gpu = accelerator in ("gpu", "cuda")
+    if on_gpu:
+        # TF32 matmuls: a free speed-up on Ampere+ at classifier-irrelevant precision.
+        torch.set_float32_matmul_precision("high")
+    zero = _is_global_zero()
+    data = ClassificationData(cfg, on_gpu=on_gpu, progress=progress and zero, report=zero)
+    # Classes and sizes are known from the file list alone (no decoding needed).
+    tracks = load_tracks(cfg)
+    module = _build_module(cfg, classes=tracks.classes, multi_label=tracks.multi_label)
+    if zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.to_yaml(run_dir / "config.yaml")
+
+    monitor = module.monitor
+    mode = monitor_mode(monitor)
+    best = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best-{epoch:03d}",
+        monitor=monitor,
+        mode=mode,
+        save_top_k=1,
+        auto_insert_metric_name=False,
+    )
+    # last.ckpt is written by checkpoints of its own: Lightning's save_last only
+    # refreshes it in epochs where the best checkpoint changed, and resuming must
+    # continue from the latest epoch, not the best one. Listed after `best` so its
+    # saved state already holds this epoch's best score.
+    callbacks: list[Callback] = [best, _latest_checkpoint(run_dir)]
+    if cfg.checkpoint_every_n_steps:
+        callbacks.append(_latest_checkpoint(run_dir, every_n_steps=cfg.checkpoint_every_n_steps))
+    callbacks += [Throughput(), LearningRateMonitor(logging_interval="epoch")]
+    if cfg.patience > 0:
+        callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience))
+    with _quiet_lightning(verbose=progress):
+        trainer = pl.Trainer(
+            accelerator=accelerator,
+            devices=cfg.devices,
+            num_nodes=cfg.num_nodes,
+            strategy=cfg.strategy,
+            precision=_resolve_precision(cfg, accelerator),
+            max_epochs=cfg.max_epochs,
+            callbacks=callbacks,
+            logger=[
+                CSVLogger(run_dir, name="csv"),
+                TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False),
+            ],
+            default_root_dir=run_dir,
+            enable_progress_bar=progress,
+            enable_model_summary=progress,
+            log_every_n_steps=cfg.log_every_n_steps,
+            deterministic=cfg.deterministic,
+            num_sanity_val_steps=0,
+        )
+        try:
+            trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
+        except MisconfigurationException as exc:
+            # E.g. resuming a run that already trained more epochs than max_epochs.
+            raise ParameterError(f"cannot train in {str(run_dir)!r}: {exc}") from exc
+        return _finish(cfg, trainer, module, data, callbacks, best, run_dir)
+
+
+def _finish(
+    cfg: TrainConfig,
+    trainer: pl.Trainer,
+    module: ClassifierModule,
+    data: ClassificationData,
+    callbacks: list[Callback],
+    best: ModelCheckpoint,
+    run_dir: Path,
+) -> TrainResult:
+    """Evaluate the best checkpoint, export it (rank 0), write the run's JSON files."""
+    monitor = module.monitor
+    best_path = best.best_model_path or str(run_dir / "checkpoints" / LAST_CKPT)
+    # validate() (and test()) reload the best weights into `module` on every rank,
+    # so the export below writes exactly the evaluated model.
+    metrics: dict[str, Any] = {}
+    for split, run in ((VALID, trainer.validate), (TEST, trainer.test)):
+        if split == TEST and not (cfg.test_after_fit and data.has_test):
+            continue
+        results = run(
+            module, datamodule=data, ckpt_path=best_path, weights_only=True, verbose=False
+        )
+        metrics.update({k: float(v) for k, v in (results[0] if results else {}).items()})
+    metrics.update(
+        monitor=monitor,
+        best_checkpoint=Path(best_path).name,
+        epochs_trained=int(trainer.current_epoch),
+        global_step=int(trainer.global_step),
+    )
+    rates = next(c for c in callbacks if isinstance(c, Throughput)).rates
+    if rates:
+        metrics["train_clips_per_s"] = round(sorted(rates)[len(rates) // 2], 2)
+
+    model_file = run_dir / MODEL_FILE
+    skipped = [(str(f.path), f.error) for f in data.failed]
+    if trainer.is_global_zero:
+        _export(cfg, module, data, model_file, metrics)
+        _write_json(run_dir / "metrics.json", metrics)
+        _write_json(run_dir / "data.json", _data_summary(data))
+    trainer.strategy.barrier("torchmusic-export")
+    return TrainResult(model_file=model_file, run_dir=run_dir, metrics=metrics, skipped=skipped)
+
+
+@contextlib.contextmanager
+def _quiet_lightning(*, verbose: bool) -> Iterator[None]:
+    """Hide Lightning's advice that does not apply to these runs.
+
+    Always: the warning that a CPU run has few loader workers (0 is our choice:
+    slicing cached features is cheaper than inter-process transfer), the one about
+    epochs shorter than the logging interval (tiny datasets), a pytree deprecation
+    inside Lightning, the non-empty checkpoint folder notice on resume, and the
+    note that DDP evaluation pads the last batch and the one on mid-epoch resumes
+    (both explained in :func:`train_classifier`). With
+    ``verbose=False`` also Lightning's info lines (devices found, tips).
+    """
+    patterns = (
+        r".*does not have many workers.*",
+        r".*smaller than the logging interval.*",
+        r".*isinstance\(treespec, LeafSpec\).*",
+        r"Checkpoint directory .* exists and is not empty.*",
+        # DDP evaluation may count up to world_size - 1 padded clips twice: documented.
+        r".*Using `DistributedSampler` with the dataloaders.*",
+        # Resuming from a mid-epoch (every-N-steps) checkpoint finishes that epoch
+        # with freshly drawn random crops: documented, and harmless for random crops.
+        r".*resuming from a checkpoint that ended before the epoch ended.*",
+    )
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric")]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        for pattern in patterns:
+            warnings.filterwarnings("ignore", message=pattern)
+        if not verbose:
+            for lg in loggers:
+                lg.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels, strict=True):
+                lg.setLevel(level)
+
+
+def _build_module(cfg: TrainConfig, *, classes: list[str], multi_label: bool) -> ClassifierModule:
+    from torchmusic.models import build_classifier, clip_frames, feature_bins
+
+    feature = cfg.feature_config()
+    model = build_classifier(
+        cfg.model,
+        n_mels=feature_bins(feature),
+        n_frames=clip_frames(cfg.clip_seconds, feature),
+        n_classes=len(classes),
+        **cfg.model_config,
+    )
+    return ClassifierModule(
+        model,
+        n_classes=len(classes),
+        multi_label=multi_label,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        scheduler=cfg.scheduler,
+        max_epochs=cfg.max_epochs,
+        augment=cfg.augment,
+        feature_kind=feature.kind,
+        monitor=monitor_metric(multi_label, cfg.monitor),
+        train_config=cfg.to_dict(),
+    )
+
+
+def _export(
+    cfg: TrainConfig,
+    module: ClassifierModule,
+    data: ClassificationData,
+    path: Path,
+    metrics: dict[str, Any],
+) -> Path:
+    from torchmusic.models import ClassifierSpec, architecture_of, save_classifier
+
+    model = module.model.to("cpu").float().eval()
+    spec = ClassifierSpec(
+        architecture=architecture_of(model),
+        model_config={},  # save_classifier takes it from model.config
+        labels=list(data.classes),
+        multi_label=bool(data.multi_label),
+        feature=cfg.feature_config().to_dict(),
+        clip_seconds=float(cfg.clip_seconds),
+        metrics={k: v for k, v in metrics.items() if isinstance(v, int | float | str)},
+        extra={
+            "train_config": cfg.to_dict(),
+            "tracks": {name: len(part) for name, part in data.parts.items()},
+        },
+    )
+    return save_classifier(path, model, spec)
+
+
+def _data_summary(data: ClassificationData) -> dict[str, Any]:
+    return {
+        "classes": data.classes,
+        "multi_label": data.multi_label,
+        "tracks": {name: len(part) for name, part in data.parts.items()},
+        "skipped": [{"path": str(f.path), "error": f.error} for f in data.failed],
+    }
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _train_baseline(cfg: TrainConfig, run_dir: Path, *, progress: bool) -> TrainResult:
+    """``model="mfcc-svm"``: the scikit-learn baseline, fitted by its own module.
+
+    It computes its own MFCC statistics (and skips unreadable files itself), so
+    only the tracks and the split come from here.
+    """
+    try:
+        from torchmusic.models.baseline import fit_baseline
+    except ImportError as exc:
+        raise ParameterError(
+            f"model='mfcc-svm' needs torchmusic.models.baseline, which is not available ({exc})"
+        ) from exc
+    from torchmusic.models import read_spec
+
+    parts = split_tracks(load_tracks(cfg), cfg)
+    if progress:
+        print("\n" + split_table(parts), file=sys.stderr)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.to_yaml(run_dir / "config.yaml")
+    model_file = Path(fit_baseline(cfg, parts[TRAIN], parts[VALID], progress=progress))
+    spec = read_spec(model_file)
+    metrics = dict(spec.metrics)
+    _write_json(run_dir / "metrics.json", metrics)
+    skipped = [(s["path"], s["error"]) for s in spec.extra.get("skipped_files", [])]
+    return TrainResult(model_file=model_file, run_dir=run_dir, metrics=metrics, skipped=skipped)
