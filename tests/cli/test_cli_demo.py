@@ -1,4 +1,4 @@
-"""``torchmusic demo`` and ``torchmusic datasets build demo`` end to end (tiny size)."""
+"""``torchmusic demo`` (corpus -> features -> train -> evaluate -> predict) and ``torchmusic datasets build demo`` end to end (tiny size)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,30 @@ from torchmusic.cli.main import main
 
 def test_demo_main_job_builds_corpus_and_features(tmp_path, capsys):
     out = tmp_path / "demo"
-    args = ["demo", "--out", str(out), "--per-class", "2", "--workers", "1", "--no-progress"]
+    args = ["demo", "--out", str(out), "--per-class", "4", "--workers", "1", "--no-progress"]
+    args += ["--epochs", "1"]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "Tracks per tune type and split" in text and "Instrument families" in text
+    # Trained, evaluated on the test split, and predicted held-out tracks.
+    assert (out / "run" / "model.safetensors").is_file()
+    assert (out / "eval" / "report.json").is_file()
+    assert "[5/5] predictions" in text and "true tune type" in text
     with open(out / "corpus" / "manifest.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 2 * len({r["tune_type"] for r in rows}) >= 8
+    assert len(rows) == 4 * len({r["tune_type"] for r in rows}) >= 16
     files, computed, reused, failed = _feature_row(text)
     assert (files, computed, reused, failed) == (len(rows), len(rows), 0, 0)
     # A second run resumes: every feature comes from the cache.
     assert main(args) == 0
-    assert _feature_row(capsys.readouterr().out) == (len(rows), 0, len(rows), 0)
+    second = capsys.readouterr().out
+    assert _feature_row(second) == (len(rows), 0, len(rows), 0)
+    assert "reusing the trained model" in second
 
 
 def _feature_row(text: str) -> tuple[int, int, int, int]:
     """(files, computed, reused, failed) from the summary's Features table."""
-    match = re.search(r"logmel\s+\(128, 1292\) x\d+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", text)
+    match = re.search(r"logmel\s+\(96, 1292\) x\d+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", text)
     assert match, text
     return tuple(int(g) for g in match.groups())  # type: ignore[return-value]
 

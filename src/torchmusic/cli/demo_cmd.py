@@ -1,11 +1,14 @@
 """``torchmusic demo``: the README's main job on the built-in demo corpus.
 
 1. build the demo corpus (folk tunes rendered with FluidSynth) into ``OUT/corpus``;
-2. extract its log-mel features into the cache ``OUT/cache`` with a progress bar;
-3. print a summary table: tracks per class and split, instrument families, feature
-   shapes and cache use.
+2. extract its log-mel features into the cache ``OUT/cache`` with a progress bar, and
+   print tables: tracks per class and split, instrument families, feature shapes;
+3. train a tune-type classifier with the recipe ``configs/demo.yaml`` (``OUT/run``);
+4. evaluate it on the held-out test split (``OUT/eval``: report.json, confusion.png);
+5. predict a few held-out tracks with the model file, as ``torchmusic predict`` does.
 
-Every step is resumable: a second run reuses the corpus and the cached features.
+Every step is resumable: a second run reuses the corpus, the cached features and
+the trained model (an interrupted training run resumes from its last checkpoint).
 """
 
 from __future__ import annotations
@@ -25,15 +28,26 @@ def _table(title: str, header: list[str], rows: list[list[object]]) -> str:
     return "\n".join(out)
 
 
+# The recipe lives with the other recipes in the source checkout's configs/ folder.
+DEMO_RECIPE = Path(__file__).resolve().parents[3] / "configs" / "demo.yaml"
+
+
 def run(args: argparse.Namespace) -> int:
     from torchmusic.data import ManifestDataset, extract_features
     from torchmusic.data.demo import build_demo_corpus
-    from torchmusic.features import FeatureConfig
+    from torchmusic.errors import DataError
+    from torchmusic.training.config import TrainConfig
+
+    if not DEMO_RECIPE.is_file():
+        raise DataError(
+            f"the demo's training recipe {DEMO_RECIPE} is missing; run the demo from a "
+            "source checkout of torchmusic (make demo)"
+        )
 
     out = Path(args.out)
     progress = not args.no_progress
     t0 = time.perf_counter()
-    print(f"[1/2] demo corpus -> {out / 'corpus'}")
+    print(f"[1/5] demo corpus -> {out / 'corpus'}")
     manifest = build_demo_corpus(
         out / "corpus",
         per_class=args.per_class,
@@ -45,8 +59,18 @@ def run(args: argparse.Namespace) -> int:
 
     dataset = ManifestDataset(manifest, label_column="tune_type")
     families = ManifestDataset(manifest, label_column="instrument_family")
-    config = FeatureConfig(kind="logmel")
-    print(f"[2/2] log-mel features of {len(dataset)} tracks -> cache {out / 'cache'}")
+    run_dir = out / "run"
+    train_cfg = TrainConfig.from_sources(
+        config=DEMO_RECIPE,
+        data=str(manifest),
+        out_dir=str(run_dir),
+        cache_dir=str(out / "cache"),
+        max_epochs=args.epochs,
+        seed=args.seed,
+        resume=(run_dir / "checkpoints" / "last.ckpt").is_file(),
+    )
+    config = train_cfg.feature_config()  # the features training will read from the cache
+    print(f"[2/5] log-mel features of {len(dataset)} tracks -> cache {out / 'cache'}")
     t1 = time.perf_counter()
     report = extract_features(
         [t.path for t in dataset.tracks],
@@ -86,11 +110,61 @@ def run(args: argparse.Namespace) -> int:
             ],
         )
     )
-    print(
-        f"\ncorpus {t_corpus:.1f} s, features {t_features:.1f} s, "
-        f"total {time.perf_counter() - t0:.1f} s; manifest: {manifest}"
-    )
     if report.failed:
         print(report.summary())
         return 1
+    t_train, model_file = _train(train_cfg, run_dir, progress)
+    test_tracks = _evaluate(model_file, manifest, out / "eval", progress)
+    _predict(model_file, test_tracks[:: max(1, len(test_tracks) // 4)][:4])
+    print(
+        f"\ncorpus {t_corpus:.1f} s, features {t_features:.1f} s, training {t_train:.1f} s, "
+        f"total {time.perf_counter() - t0:.1f} s\nmanifest: {manifest}\nmodel file: "
+        f"{model_file}  (try: torchmusic predict {model_file} {test_tracks[0].path})"
+    )
     return 0
+
+
+def _train(cfg, run_dir: Path, progress: bool) -> tuple[float, Path]:
+    from torchmusic.training import train_classifier
+
+    model_file = run_dir / "model.safetensors"
+    t0 = time.perf_counter()
+    if model_file.is_file():
+        print(f"\n[3/5] reusing the trained model {model_file}")
+        return 0.0, model_file
+    print(
+        f"\n[3/5] training a {cfg.model} tune-type classifier ({cfg.max_epochs} epochs, "
+        f"{cfg.clip_seconds:g} s clips) -> {run_dir}"
+    )
+    result = train_classifier(cfg, progress=progress)
+    return time.perf_counter() - t0, result.model_file
+
+
+def _evaluate(model_file: Path, manifest: Path, out_dir: Path, progress: bool) -> list:
+    from torchmusic.data import ManifestDataset
+    from torchmusic.serve.evaluate import evaluate_model
+
+    print(f"\n[4/5] evaluating on the held-out test split -> {out_dir}")
+    report = evaluate_model(
+        model_file,
+        manifest,
+        split="test",
+        label_column="tune_type",
+        out_dir=out_dir,
+        progress=progress,
+    )
+    print(report.summary())
+    return list(ManifestDataset(manifest, label_column="tune_type", split="test").tracks)
+
+
+def _predict(model_file: Path, tracks: list) -> None:
+    from torchmusic.serve.predict import Predictor
+
+    print("\n[5/5] predictions for a few held-out tracks (top 3)")
+    predictor = Predictor(model_file)
+    rows = []
+    for track in tracks:
+        pred = predictor.predict_file(track.path, top_k=3)
+        top = ", ".join(f"{label} {prob:.2f}" for label, prob in pred.labels)
+        rows.append([Path(track.path).name, track.label, top])
+    print(_table("", ["track", "true tune type", "predicted"], rows))

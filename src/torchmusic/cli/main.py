@@ -147,11 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "demo",
-        help="the README's main job: build the demo corpus and extract its features",
+        help="the README's main job: demo corpus -> features -> train -> evaluate -> predict",
     )
     p.add_argument("--out", "-o", default="demo_out", help="working folder (default: demo_out)")
     p.add_argument("--per-class", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler="torchmusic.cli.demo_cmd:run")
