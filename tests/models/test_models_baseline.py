@@ -25,10 +25,9 @@ from torchmusic.models.baseline import (
     MFCCStats,
     MFCCStatsConfig,
     clip_statistics,
-    fit_mfcc_stats,
-    fit_sklearn_baseline,
 )
 from torchmusic.serve import Predictor
+from torchmusic.training.baseline import fit_mfcc_stats, fit_sklearn_baseline
 
 MFCC = FeatureConfig(kind="mfcc", n_mfcc=13)
 RECORDINGS = [

@@ -8,9 +8,9 @@ from torchmusic.data import ManifestDataset
 from torchmusic.data.demo import build_demo_corpus, find_fluidsynth, find_soundfont
 from torchmusic.errors import DataError, DependencyError
 from torchmusic.models import read_spec
-from torchmusic.models.baseline import fit_baseline
 from torchmusic.serve.evaluate import evaluate_model
 from torchmusic.training import TrainConfig
+from torchmusic.training.baseline import fit_baseline
 
 
 @pytest.fixture(scope="module")

@@ -471,15 +471,10 @@ def _train_baseline(cfg: TrainConfig, run_dir: Path, *, progress: bool) -> Train
     """``model="mfcc-svm"``: the scikit-learn baseline, fitted by its own module.
 
     It computes its own MFCC statistics (and skips unreadable files itself), so
-    only the tracks and the split come from here.
+    only the tracks and the split come from here (see torchmusic.training.baseline).
     """
-    try:
-        from torchmusic.models.baseline import fit_baseline
-    except ImportError as exc:
-        raise ParameterError(
-            f"model='mfcc-svm' needs torchmusic.models.baseline, which is not available ({exc})"
-        ) from exc
     from torchmusic.models import read_spec
+    from torchmusic.training.baseline import fit_baseline
 
     parts = split_tracks(load_tracks(cfg), cfg)
     if progress:

@@ -11,9 +11,10 @@ import pytest
 from torchmusic.data import ManifestDataset
 from torchmusic.errors import ParameterError
 from torchmusic.models import load_classifier, read_spec
-from torchmusic.models.baseline import MFCCStats, baseline_feature, fit_baseline
+from torchmusic.models.baseline import MFCCStats
 from torchmusic.serve import Predictor
 from torchmusic.training import TrainConfig
+from torchmusic.training.baseline import baseline_feature, fit_baseline
 
 # (recording, label, split): speakers and pieces never straddle train and test.
 ROWS = [
