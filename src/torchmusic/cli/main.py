@@ -11,6 +11,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from torchmusic.cli.args_recommend import register as register_recommend
+from torchmusic.cli.args_symbolic import register as register_symbolic
+
 FEATURE_KINDS = ("logmel", "mel", "mfcc", "chroma")
 
 
@@ -156,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler="torchmusic.cli.demo_cmd:run")
+
+    # Each area registers its own commands (argparse only, no heavy imports), so
+    # the symbolic and recommendation layers can grow without touching this file.
+    for register in (register_symbolic, register_recommend):
+        register(sub, datasets=bsub, train=tsub)
     return parser
 
 
