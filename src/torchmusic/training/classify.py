@@ -27,15 +27,8 @@ group, and only the global-rank-0 process writes the model file. For example::
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
-import logging
-import os
 import sys
-import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +47,19 @@ from torchmusic.errors import DataError, ParameterError
 from torchmusic.training.config import TrainConfig
 from torchmusic.training.data import TEST, TRAIN, VALID, load_tracks, split_table, split_tracks
 from torchmusic.training.datamodule import ClassificationData
+from torchmusic.training.engine import (
+    LAST_CKPT,
+    Throughput,
+    is_global_zero,
+    latest_checkpoint,
+    quiet_lightning,
+    resolve_accelerator,
+    resolve_precision,
+    write_json,
+)
 from torchmusic.training.module import ClassifierModule, monitor_metric, monitor_mode
 
 MODEL_FILE = "model.safetensors"
-LAST_CKPT = "last.ckpt"
 
 
 @dataclasses.dataclass
@@ -83,46 +85,6 @@ class TrainResult:
     run_dir: Path
     metrics: dict[str, Any]
     skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-
-
-class Throughput(Callback):
-    """Training clips per second, between the ends of each epoch's first and last batch.
-
-    The first batch is left out (it includes worker start-up and warm-up) and so is
-    the validation pass at the end of the epoch, so the figure is the steady-state
-    rate of loading + augmenting + training. Under DDP it is multiplied by the
-    number of processes (all ranks train the same number of batches).
-    """
-
-    def __init__(self) -> None:
-        self.rates: list[float] = []
-        self._t0: float | None = None
-        self._t1 = 0.0
-        self._clips = 0
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._t0, self._clips = None, 0
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        _sync(pl_module.device)
-        now = time.perf_counter()
-        if self._t0 is None:
-            self._t0 = now
-            return
-        self._clips += int(batch[0].shape[0])
-        self._t1 = now
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._t0 is None or self._clips == 0:
-            return
-        rate = self._clips * trainer.world_size / (self._t1 - self._t0)
-        self.rates.append(rate)
-        pl_module.log("train_clips_per_s", rate, rank_zero_only=True)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 # -- run folder ---------------------------------------------------------------------------
@@ -164,38 +126,6 @@ def _check_run_dir(cfg: TrainConfig, run_dir: Path) -> Path | None:
         )
         return None
     return last
-
-
-def _is_global_zero() -> bool:
-    # Before the Trainer exists, the launchers' environment says which process this is.
-    return all(os.environ.get(k, "0") == "0" for k in ("RANK", "LOCAL_RANK", "SLURM_PROCID"))
-
-
-# -- hardware -----------------------------------------------------------------------------
-def _resolve_accelerator(cfg: TrainConfig) -> str:
-    if cfg.accelerator == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    return cfg.accelerator
-
-
-def _resolve_precision(cfg: TrainConfig, accelerator: str) -> str | int:
-    if cfg.precision is not None:
-        return cfg.precision
-    if accelerator in ("gpu", "cuda"):
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "32-true"
-
-
-def _latest_checkpoint(run_dir: Path, *, every_n_steps: int | None = None) -> ModelCheckpoint:
-    """A checkpoint callback that overwrites ``checkpoints/last.ckpt`` (atomically)."""
-    return ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        filename=LAST_CKPT.removesuffix(".ckpt"),
-        monitor=None,
-        save_top_k=1,
-        every_n_train_steps=every_n_steps,
-        enable_version_counter=False,
-    )
 
 
 # -- the job ------------------------------------------------------------------------------
@@ -258,12 +188,12 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     if cfg.model == "mfcc-svm":
         return _train_baseline(cfg, run_dir, progress=progress)
 
-    accelerator = _resolve_accelerator(cfg)
+    accelerator = resolve_accelerator(cfg.accelerator)
     on_gpu = accelerator in ("gpu", "cuda")
     if on_gpu:
         # TF32 matmuls: a free speed-up on Ampere+ at classifier-irrelevant precision.
         torch.set_float32_matmul_precision("high")
-    zero = _is_global_zero()
+    zero = is_global_zero()
     data = ClassificationData(cfg, on_gpu=on_gpu, progress=progress and zero, report=zero)
     # Classes and sizes are known from the file list alone (no decoding needed).
     tracks = load_tracks(cfg)
@@ -286,19 +216,19 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     # refreshes it in epochs where the best checkpoint changed, and resuming must
     # continue from the latest epoch, not the best one. Listed after `best` so its
     # saved state already holds this epoch's best score.
-    callbacks: list[Callback] = [best, _latest_checkpoint(run_dir)]
+    callbacks: list[Callback] = [best, latest_checkpoint(run_dir)]
     if cfg.checkpoint_every_n_steps:
-        callbacks.append(_latest_checkpoint(run_dir, every_n_steps=cfg.checkpoint_every_n_steps))
+        callbacks.append(latest_checkpoint(run_dir, every_n_steps=cfg.checkpoint_every_n_steps))
     callbacks += [Throughput(), LearningRateMonitor(logging_interval="epoch")]
     if cfg.patience > 0:
         callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience))
-    with _quiet_lightning(verbose=progress):
+    with quiet_lightning(verbose=progress):
         trainer = pl.Trainer(
             accelerator=accelerator,
             devices=cfg.devices,
             num_nodes=cfg.num_nodes,
             strategy=cfg.strategy,
-            precision=_resolve_precision(cfg, accelerator),
+            precision=resolve_precision(cfg.precision, accelerator),
             max_epochs=cfg.max_epochs,
             callbacks=callbacks,
             logger=[
@@ -356,48 +286,10 @@ def _finish(
     skipped = [(str(f.path), f.error) for f in data.failed]
     if trainer.is_global_zero:
         _export(cfg, module, data, model_file, metrics)
-        _write_json(run_dir / "metrics.json", metrics)
-        _write_json(run_dir / "data.json", _data_summary(data))
+        write_json(run_dir / "metrics.json", metrics)
+        write_json(run_dir / "data.json", _data_summary(data))
     trainer.strategy.barrier("torchmusic-export")
     return TrainResult(model_file=model_file, run_dir=run_dir, metrics=metrics, skipped=skipped)
-
-
-@contextlib.contextmanager
-def _quiet_lightning(*, verbose: bool) -> Iterator[None]:
-    """Hide Lightning's advice that does not apply to these runs.
-
-    Always: the warning that a CPU run has few loader workers (0 is our choice:
-    slicing cached features is cheaper than inter-process transfer), the one about
-    epochs shorter than the logging interval (tiny datasets), a pytree deprecation
-    inside Lightning, the non-empty checkpoint folder notice on resume, and the
-    note that DDP evaluation pads the last batch and the one on mid-epoch resumes
-    (both explained in :func:`train_classifier`). With
-    ``verbose=False`` also Lightning's info lines (devices found, tips).
-    """
-    patterns = (
-        r".*does not have many workers.*",
-        r".*smaller than the logging interval.*",
-        r".*isinstance\(treespec, LeafSpec\).*",
-        r"Checkpoint directory .* exists and is not empty.*",
-        # DDP evaluation may count up to world_size - 1 padded clips twice: documented.
-        r".*Using `DistributedSampler` with the dataloaders.*",
-        # Resuming from a mid-epoch (every-N-steps) checkpoint finishes that epoch
-        # with freshly drawn random crops: documented, and harmless for random crops.
-        r".*resuming from a checkpoint that ended before the epoch ended.*",
-    )
-    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric")]
-    levels = [lg.level for lg in loggers]
-    with warnings.catch_warnings():
-        for pattern in patterns:
-            warnings.filterwarnings("ignore", message=pattern)
-        if not verbose:
-            for lg in loggers:
-                lg.setLevel(logging.WARNING)
-        try:
-            yield
-        finally:
-            for lg, level in zip(loggers, levels, strict=True):
-                lg.setLevel(level)
 
 
 def _build_module(cfg: TrainConfig, *, classes: list[str], multi_label: bool) -> ClassifierModule:
@@ -461,12 +353,6 @@ def _data_summary(data: ClassificationData) -> dict[str, Any]:
     }
 
 
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _train_baseline(cfg: TrainConfig, run_dir: Path, *, progress: bool) -> TrainResult:
     """``model="mfcc-svm"``: the scikit-learn baseline, fitted by its own module.
 
@@ -484,6 +370,6 @@ def _train_baseline(cfg: TrainConfig, run_dir: Path, *, progress: bool) -> Train
     model_file = Path(fit_baseline(cfg, parts[TRAIN], parts[VALID], progress=progress))
     spec = read_spec(model_file)
     metrics = dict(spec.metrics)
-    _write_json(run_dir / "metrics.json", metrics)
+    write_json(run_dir / "metrics.json", metrics)
     skipped = [(s["path"], s["error"]) for s in spec.extra.get("skipped_files", [])]
     return TrainResult(model_file=model_file, run_dir=run_dir, metrics=metrics, skipped=skipped)
