@@ -33,3 +33,21 @@ def test_predict_with_shipped_drums_model(tmp_path, capsys):
     assert [t["labels"][0]["label"] for t in tracks] == ["kick", "snare"]
     for t in tracks:
         assert abs(sum(p["probability"] for p in t["labels"]) - 1) < 0.5
+
+
+def test_files_after_an_option_are_still_paths(shared_data, tmp_path):
+    # argparse alone would reject `a.ogg` after `--top-k 1` as an unknown argument.
+    files = sorted((shared_data / "recordings").glob("*.ogg"))[:2]
+    out = tmp_path / "pred.json"
+    argv = ["predict", "drums", str(files[0]), "--top-k", "1", "--no-progress", str(files[1])]
+    assert main([*argv, "--format", "json", "--out", str(out)]) == 0
+    tracks = json.loads(out.read_text())["tracks"]
+    assert [Path(t["path"]).name for t in tracks] == [files[0].name, files[1].name]
+    assert all(len(t["labels"]) == 1 for t in tracks)
+
+
+def test_unknown_option_is_still_a_usage_error(shared_data):
+    f = next((shared_data / "recordings").glob("*.ogg"))
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", "drums", str(f), "--no-such-flag"])
+    assert exc.value.code == 2

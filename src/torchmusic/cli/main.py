@@ -170,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if extra and isinstance(getattr(args, "paths", None), list):
+        # argparse stops filling a nargs="+" positional at the first option, so in
+        # `predict drums --top-k 2 a.wav b.wav` the files after the option come back
+        # as leftovers: they are more paths.
+        paths = [t for t in extra if not t.startswith("-")]
+        if len(paths) == len(extra):
+            args.paths.extend(paths)
+            extra = []
     if extra and not getattr(args, "accepts_overrides", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.overrides = extra
