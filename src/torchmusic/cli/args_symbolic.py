@@ -56,7 +56,7 @@ def register(
     t.add_argument("--num-nodes", type=int, default=None, help="machines (DDP through Lightning)")
     t.add_argument("--accelerator", default=None, help="cpu | gpu | auto")
     t.add_argument("--no-progress", action="store_true")
-    t.set_defaults(handler="torchmusic.cli.symbolic_cmd:train_lm", accepts_overrides=True)
+    t.set_defaults(handler="torchmusic.cli.lm_cmd:train", accepts_overrides=True)
 
     p = sub.add_parser(
         "generate",

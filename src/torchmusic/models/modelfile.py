@@ -346,6 +346,13 @@ def _read_verified(path: Path) -> tuple[bytes, ClassifierSpec, Any]:
     _refuse_pickle(raw, path)
     header, start = _split_safetensors(raw, path)
     meta = header.get("__metadata__")
+    # Other torchmusic model files say which command uses them.
+    other = {
+        "torchmusic.generator": "a generator model file: use it with `torchmusic generate`",
+        "torchmusic.embedder": "an embedding model file: use it with `torchmusic embed`",
+    }
+    if isinstance(meta, dict) and meta.get("format") in other:
+        raise DataError(f"{path} is {other[meta['format']]}, not a classifier model file")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise DataError(
             f"{path} is a safetensors file but not a torchmusic classifier model file "
