@@ -76,7 +76,11 @@ def register(
         help="train an audio embedding model (autoencoder or contrastive) on a folder",
     )
     t.add_argument("--data", required=True, help="audio folder or manifest")
-    t.add_argument("--model", default="contrastive", help="autoencoder | contrastive")
+    t.add_argument(
+        "--model",
+        default=None,
+        help="autoencoder | contrastive (default: --config's, else contrastive)",
+    )
     t.add_argument("--config", default=None)
     t.add_argument("--out", "-o", default=None)
     t.add_argument("--resume", action="store_true")
@@ -105,6 +109,5 @@ def register(
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--cache-dir", default=None, help="feature cache folder")
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even if files failed")
     p.add_argument("--no-progress", action="store_true")

@@ -1,0 +1,158 @@
+"""``torchmusic embed``, ``catalog add|remove|info|reindex``, ``similar`` and ``train embed``.
+
+Files that cannot be read are skipped and listed on stderr; the exit status is 1
+when any failed, unless ``--allow-failures``. Index repairs (a stale, missing or
+corrupt index file rebuilt from SQLite) are reported on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from typing import Any
+
+
+def _print_events(catalog: Any) -> None:
+    for event in catalog.events:
+        print(f"torchmusic: {event}", file=sys.stderr)
+
+
+def _finish_add(catalog: Any, report: Any, args: argparse.Namespace) -> int:
+    print(report.summary().splitlines()[0])
+    model = catalog.model
+    if model is not None:
+        print(f"catalog {catalog.root}: {len(catalog)} tracks, model {model.describe()}")
+    _print_events(catalog)
+    if report.failed:
+        print(f"\n{len(report.failed)} file(s) skipped:", file=sys.stderr)
+        for failure in report.failed:
+            print(f"  {failure.path}: {failure.error}", file=sys.stderr)
+        if not args.allow_failures:
+            return 1
+    return 0
+
+
+def _add(args: argparse.Namespace, *, catalog_dir: str, model: str | None) -> int:
+    from torchmusic.recommend.catalog import Catalog
+
+    catalog = Catalog(catalog_dir)
+    report = catalog.add(
+        args.paths,
+        embedder=model,
+        device=args.device,
+        workers=args.workers,
+        progress=not args.no_progress,
+    )
+    return _finish_add(catalog, report, args)
+
+
+def embed(args: argparse.Namespace) -> int:
+    """``torchmusic embed PATH... --model M --out CATALOG``."""
+    return _add(args, catalog_dir=args.out, model=args.model)
+
+
+def add(args: argparse.Namespace) -> int:
+    """``torchmusic catalog add PATH... --catalog C [--model M]``."""
+    return _add(args, catalog_dir=args.catalog, model=args.model)
+
+
+def remove(args: argparse.Namespace) -> int:
+    """``torchmusic catalog remove TRACK... --catalog C`` (ids or paths)."""
+    from torchmusic.recommend.catalog import Catalog
+
+    catalog = Catalog(args.catalog)
+    report = catalog.remove(args.items)
+    print(f"removed {len(report.removed)} track(s); {len(catalog)} left")
+    _print_events(catalog)
+    if report.missing:
+        print(f"no such track(s): {', '.join(report.missing)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def info(args: argparse.Namespace) -> int:
+    """``torchmusic catalog info --catalog C``."""
+    from torchmusic.recommend.catalog import Catalog
+
+    facts = Catalog(args.catalog).info()
+    model = facts["model"] or {}
+    print(f"catalog     {facts['path']}")
+    print(f"tracks      {facts['tracks']}")
+    print(f"generation  {facts['generation']}")
+    if model:
+        print(f"model       {model['name']} v{model['version']}, dim {model['dim']}")
+        print(f"fingerprint {model['fingerprint']}")
+        print(f"source      {model['source']}")
+    print(f"index       {facts['index']['kind']}, {facts['index']['state']}")
+    return 0
+
+
+def reindex(args: argparse.Namespace) -> int:
+    """``torchmusic catalog reindex --catalog C``."""
+    from torchmusic.recommend.catalog import Catalog
+
+    print(f"rebuilt {Catalog(args.catalog).rebuild_index()}")
+    return 0
+
+
+def format_neighbours(query: str, neighbours: list[Any], fmt: str) -> str:
+    """Table, JSON or CSV text of a ``similar`` result."""
+    if fmt == "json":
+        doc = {"query": query, "neighbours": [n.to_dict() for n in neighbours]}
+        return json.dumps(doc, indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["rank", "id", "score", "name", "path"])
+        for rank, n in enumerate(neighbours, start=1):
+            writer.writerow([rank, n.id, f"{n.score:.6f}", n.name, n.path])
+        return buf.getvalue()
+    width = min(60, max([len("name"), *(len(n.name) for n in neighbours)]))
+    lines = [f"nearest tracks to {query}", f"{'rank':>4}  {'score':>6}  {'id':>6}  name"]
+    for rank, n in enumerate(neighbours, start=1):
+        lines.append(f"{rank:>4}  {n.score:6.3f}  {n.id:>6}  {n.name:<{width}}")
+    return "\n".join(lines) + "\n"
+
+
+def similar(args: argparse.Namespace) -> int:
+    """``torchmusic similar QUERY --catalog C -k 10`` (QUERY: audio file or track id)."""
+    from torchmusic.recommend.catalog import Catalog
+
+    catalog = Catalog(args.catalog)
+    neighbours = catalog.similar(args.query, k=args.k, device=args.device)
+    _print_events(catalog)
+    sys.stdout.write(format_neighbours(args.query, neighbours, args.format))
+    return 0
+
+
+def train_embed(args: argparse.Namespace) -> int:
+    """``torchmusic train embed --data DIR --model autoencoder|contrastive``."""
+    from torchmusic.cli.train_cmd import _devices
+    from torchmusic.training.embed import EmbedTrainConfig, train_embedder
+
+    cfg = EmbedTrainConfig.from_sources(
+        config=args.config,
+        overrides=getattr(args, "overrides", None) or [],
+        data=args.data,
+        model=args.model,
+        out_dir=args.out,
+        resume=True if args.resume else None,
+        devices=_devices(args.devices),
+        num_nodes=args.num_nodes,
+        accelerator=args.accelerator,
+    )
+    result = train_embedder(cfg, progress=not args.no_progress)
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} undecodable file(s):", file=sys.stderr)
+        for path, error in result.skipped:
+            print(f"  {path}: {error}", file=sys.stderr)
+    for key in ("train_loss", "val_loss", "val_top1", "epochs_trained"):
+        if key in result.metrics:
+            value = result.metrics[key]
+            print(f"{key:>16}  {value:.4f}" if isinstance(value, float) else f"{key:>16}  {value}")
+    print(f"model file: {result.model_file}")
+    print(f"run folder: {result.run_dir}")
+    return 0

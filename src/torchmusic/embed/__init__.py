@@ -1,0 +1,49 @@
+"""Track embeddings: audio + a model (``"mfcc"``, an embedding or a classifier model file)
+-> one unit-norm vector per track. No Lightning here.
+
+- :func:`get_embedder` / :class:`Embedder`: ``embed_file(path)``, ``embed_waveform(y)``.
+- :func:`embed_tracks`: files and folders -> :class:`TrackEmbeddings` + failures.
+- :func:`iter_embeddings`: the streaming version the catalog adds batches from.
+
+A track's embedding is the mean of its clip-window embeddings (each L2-normalised),
+normalised again; the ``"mfcc"`` baseline is the mean of the MFCCs over time.
+
+Examples
+--------
+>>> from torchmusic.embed import embed_tracks
+>>> emb, failed = embed_tracks(["music/"], "mfcc")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from torchmusic.embed.info import ModelInfo
+
+# torch is imported by the embedders: load them on first use, so ModelInfo (what a
+# catalog records) is available without it.
+_LAZY = {
+    "ClassifierEmbedder": "torchmusic.embed.embedders",
+    "Embedder": "torchmusic.embed.embedders",
+    "MFCCEmbedder": "torchmusic.embed.embedders",
+    "NetworkEmbedder": "torchmusic.embed.embedders",
+    "get_embedder": "torchmusic.embed.embedders",
+    "EmbeddedFile": "torchmusic.embed.tracks",
+    "TrackEmbeddings": "torchmusic.embed.tracks",
+    "embed_tracks": "torchmusic.embed.tracks",
+    "iter_embeddings": "torchmusic.embed.tracks",
+    "clip_windows": "torchmusic.embed.windows",
+}
+
+__all__ = ["ModelInfo", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'torchmusic.embed' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
