@@ -39,6 +39,17 @@ def test_collect_inputs_names_relative_to_common_folder(class_folder: Path) -> N
     assert missing == [class_folder / "gone.wav"]
 
 
+def test_collect_inputs_folder_of_symlinks(class_folder: Path, tmp_path: Path) -> None:
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "a.wav").symlink_to(class_folder / "jazz" / "j0.wav")
+    (links / "b.wav").symlink_to(class_folder / "jazz" / "j1.wav")
+    (links / "again.wav").symlink_to(class_folder / "jazz" / "j0.wav")  # same target
+    files, missing = collect_inputs([links])
+    assert [rel for _, rel in files] == ["a.wav", "b.wav"] and missing == []
+    assert all(f.parent == links for f, _ in files)
+
+
 def test_dataset_classes_tracks_and_items(class_folder: Path) -> None:
     ds = ClassFolderDataset(class_folder, sr=SR)
     assert ds.classes == ["jazz", "rock"]

@@ -122,15 +122,22 @@ def collect_inputs(
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
+    # Absolute but not resolved: a folder of symlinks keeps its files' names relative
+    # to the folder (resolving would move them out of it); duplicates are found by
+    # their resolved targets.
     found: list[tuple[Path, Path]] = []  # (file, the folder its name is relative to)
     missing: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            root = path.resolve()
-            found.extend((f.resolve(), root) for f in find_audio_files(path, extensions=extensions))
+            root = Path(os.path.abspath(path))
+            found.extend(
+                (Path(os.path.abspath(f)), root)
+                for f in find_audio_files(path, extensions=extensions)
+            )
         elif path.is_file():
-            found.append((path.resolve(), path.resolve().parent))
+            file = Path(os.path.abspath(path))
+            found.append((file, file.parent))
         else:
             missing.append(path)
     if not found:
@@ -139,7 +146,8 @@ def collect_inputs(
     seen: set[Path] = set()
     inputs: list[tuple[Path, str]] = []
     for file, _ in found:
-        if file not in seen:
-            seen.add(file)
+        target = file.resolve()
+        if target not in seen:
+            seen.add(target)
             inputs.append((file, file.relative_to(common).as_posix()))
     return inputs, missing
