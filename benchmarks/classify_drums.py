@@ -43,9 +43,14 @@ FEATURE: dict[str, Any] = {
     "n_mels": 96,
 }
 
-# Shared by the networks. Kits differ mostly in recording level, room and
-# processing, so the augmentation targets level (gain +-20 dB on the dB scale) and
-# detail (SpecAugment masks), and mixup regularises the few hundred examples.
+# Shared by the networks. Kits differ mostly in recording level, room, EQ and
+# tuning, so each network normalises every clip to its own peak (model_config
+# example_norm="max": level-invariant, see EXAMPLE_NORM), and the augmentation
+# targets colour (random smooth EQ up to +-10 dB), tuning (spectra shifted by up
+# to 3% of the mel bins, 3 of 96), level (gain +-20 dB, which only matters to
+# the masks' fill level once clips are peak-normalised) and detail (SpecAugment
+# masks); mixup regularises the few hundred examples.
+EXAMPLE_NORM = "max"
 NETWORK_BASE: dict[str, Any] = {
     "batch_size": 32,
     "lr": 2e-3,
@@ -55,16 +60,34 @@ NETWORK_BASE: dict[str, Any] = {
     # kit of ~15 samples is far too noisy to stop on or to pick an epoch by.
     "patience": 0,
     "monitor": "step",
-    "augment": {"gain_db": 20.0, "time_mask": 0.12, "freq_mask": 0.12, "n_masks": 1, "mixup": 0.4},
+    "augment": {
+        "gain_db": 20.0,
+        "eq_db": 10.0,
+        "freq_shift": 0.03,
+        "time_mask": 0.12,
+        "freq_mask": 0.12,
+        "n_masks": 1,
+        "mixup": 0.4,
+    },
 }
 
 # model -> TrainConfig settings (on top of NETWORK_BASE for the networks).
 RECIPES: dict[str, dict[str, Any]] = {
     # Its 8 M-weight dense layer (no batch norm) dies at lr 2e-3: every ReLU off
     # after the first steps, the loss stuck at ln(8).
-    "simple_cnn": {"model_config": {"dense_units": 256, "dropout": 0.5}, "lr": 5e-4},
-    "crnn": {"model_config": {"rnn": "gru", "rnn_hidden": 64, "rnn_layers": 1}},
-    "shortchunk": {"model_config": {"width": 32}},
+    "simple_cnn": {
+        "model_config": {"dense_units": 256, "dropout": 0.5, "example_norm": EXAMPLE_NORM},
+        "lr": 5e-4,
+    },
+    "crnn": {
+        "model_config": {
+            "rnn": "gru",
+            "rnn_hidden": 64,
+            "rnn_layers": 1,
+            "example_norm": EXAMPLE_NORM,
+        }
+    },
+    "shortchunk": {"model_config": {"width": 32, "example_norm": EXAMPLE_NORM}},
     # C picked on the validation kit from the grid.
     "mfcc-svm": {"model_config": {"classifier": "svm", "C": [1.0, 3.0, 10.0]}},
 }

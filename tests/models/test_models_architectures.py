@@ -22,7 +22,12 @@ from torchmusic.models import (
     register_classifier,
 )
 from torchmusic.models.classify import make_config
-from torchmusic.models.classify._common import count_parameters, halving_plan, root_plan
+from torchmusic.models.classify._common import (
+    ExampleNorm,
+    count_parameters,
+    halving_plan,
+    root_plan,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -141,6 +146,39 @@ def test_config_round_trips_through_json(arch):
     as_json = json.loads(json.dumps(dataclasses.asdict(model.config)))
     assert make_config(arch, as_json) == model.config
     assert architecture_of(model) == arch
+
+
+def test_example_norm_modes():
+    torch.manual_seed(0)
+    x = torch.randn(3, 8, 10) * 5 + torch.tensor([-40.0, 0.0, 12.0]).view(3, 1, 1)
+    peak = ExampleNorm("max")(x)
+    assert torch.allclose(peak.amax(dim=(1, 2)), torch.zeros(3))
+    assert torch.allclose(ExampleNorm("max")(x + 17.0), peak, atol=1e-5)  # level-invariant
+    assert torch.allclose(ExampleNorm("mean")(x).mean(dim=(1, 2)), torch.zeros(3), atol=1e-5)
+    std = ExampleNorm("standard")(x)
+    assert torch.allclose(std.std(dim=(1, 2), unbiased=False), torch.ones(3), atol=1e-4)
+    assert torch.equal(ExampleNorm("standard")(torch.zeros(2, 4, 4)), torch.zeros(2, 4, 4))
+    assert ExampleNorm("none")(x) is x
+    with pytest.raises(ParameterError, match="mode='peak'"):
+        ExampleNorm("peak")
+
+
+@pytest.mark.parametrize("arch", sorted(TINY))
+def test_example_norm_max_makes_every_network_level_invariant(arch):
+    torch.manual_seed(0)
+    model = build_classifier(
+        arch, n_mels=16, n_frames=20, n_classes=3, example_norm="max", **TINY[arch]
+    ).eval()
+    assert model.config.example_norm == "max"
+    as_json = json.loads(json.dumps(dataclasses.asdict(model.config)))
+    assert make_config(arch, as_json).example_norm == "max"  # model files keep it
+    x = torch.randn(2, 16, 20) * 10 - 30
+    with torch.inference_mode():
+        assert torch.allclose(model(x), model(x + 25.0), atol=1e-4)
+    plain = build_classifier(arch, n_mels=16, n_frames=20, n_classes=3, **TINY[arch]).eval()
+    assert plain.config.example_norm == "none"  # the default keeps older model files' meaning
+    with pytest.raises(ParameterError, match="example_norm='peak'"):
+        build_classifier(arch, n_mels=16, n_frames=20, n_classes=3, example_norm="peak")
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Batch augmentations in plain torch: gain, SpecAugment masks, mixup."""
+"""Batch augmentations in plain torch: gain, EQ, frequency shift, SpecAugment masks, mixup."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from torchmusic.errors import ParameterError
 from torchmusic.training.augment import (
     augment_batch,
     freq_mask,
+    freq_shift,
     mixup,
+    random_eq,
     random_gain,
     time_mask,
 )
@@ -95,6 +97,43 @@ def test_augment_batch_follows_the_settings():
     assert y.shape == x.shape and not torch.equal(y, x)
 
 
+def test_freq_shift_moves_whole_spectra_by_at_most_max_bins_repeating_edges():
+    # Each example's bins hold their index: a shift of k reads bin f - k (clamped).
+    x = torch.arange(10.0).view(1, 10, 1).repeat(64, 1, 3)
+    y = freq_shift(x, max_bins=2, generator=_gen())
+    assert y.shape == x.shape and torch.equal(x[:, :, 0], torch.arange(10.0).expand(64, 10))
+    shift = (x - y)[:, 5, 0]  # an interior bin: the exact shift of each example
+    assert set(shift.tolist()) == {-2.0, -1.0, 0.0, 1.0, 2.0}
+    for i, k in enumerate(shift.long().tolist()):
+        expected = (torch.arange(10) - k).clamp(0, 9).float()
+        assert torch.equal(y[i, :, 1], expected)  # every frame shifted alike, edges repeated
+    assert torch.equal(freq_shift(x, max_bins=0), x)
+
+
+def test_random_eq_adds_one_smooth_bounded_curve_per_example():
+    x = torch.zeros(32, 40, 5)
+    y = random_eq(x, max_db=6.0, generator=_gen())
+    assert torch.equal(y, y[:, :, :1].expand_as(y))  # the same curve in every frame
+    assert y.abs().max() <= 6.0 and y.abs().max() > 1.0
+    assert not torch.allclose(y[0], y[1])  # one curve per example
+    # Smooth: neighbouring bins differ far less than the curve's range.
+    assert (y[:, 1:, 0] - y[:, :-1, 0]).abs().max() < 1.0
+    # On a power scale the same curve multiplies.
+    p = random_eq(torch.ones(32, 40, 5), max_db=6.0, scale="power", generator=_gen())
+    assert torch.allclose(p, torch.pow(10.0, y / 10), rtol=1e-5)
+
+
+def test_augment_batch_applies_eq_and_freq_shift():
+    torch.manual_seed(0)
+    x = torch.randn(8, 16, 40)
+    assert not torch.equal(augment_batch(x, settings={"eq_db": 6.0}), x)
+    shifted = augment_batch(x, settings={"freq_shift": 0.2})
+    assert shifted.shape == x.shape and not torch.equal(shifted, x)
+    # A shift only moves rows: every output row is one of the example's input rows.
+    for i in range(8):
+        assert all((shifted[i, f] == x[i]).all(dim=1).any() for f in range(16))
+
+
 @pytest.mark.parametrize(
     "call,match",
     [
@@ -103,6 +142,10 @@ def test_augment_batch_follows_the_settings():
         (lambda: time_mask(torch.zeros(2, 3), max_width=1), "at least 3 dimensions"),
         (lambda: freq_mask(torch.zeros(2, 3, 4), max_width=-2), "max_width=-2"),
         (lambda: time_mask(torch.zeros(2, 3, 4), max_width=1, n_masks=0), "n_masks=0"),
+        (lambda: freq_shift(torch.zeros(2, 3, 4), max_bins=-1), "max_bins=-1"),
+        (lambda: freq_shift(torch.zeros(2, 3), max_bins=1), "at least 3 dimensions"),
+        (lambda: random_eq(torch.zeros(2, 3, 4), max_db=-3.0), "max_db=-3.0"),
+        (lambda: random_eq(torch.zeros(2, 3, 4), max_db=3.0, order=0), "order=0"),
         (lambda: mixup(torch.zeros(2, 3), torch.zeros(3, 2), alpha=0.2), "shape"),
         (lambda: mixup(torch.zeros(2, 3), torch.zeros(2, 2), alpha=0.0), "alpha=0.0"),
     ],

@@ -76,6 +76,8 @@ def test_bad_overrides_are_clear_errors(tokens, match):
         ({"scheduler": "step"}, "scheduler='step'"),
         ({"augment": {"time_mask": 1.5}}, "augment.time_mask=1.5 is a fraction"),
         ({"augment": {"mixup": -1}}, "augment.mixup=-1.0 must be >= 0"),
+        ({"augment": {"freq_shift": 1.0}}, "augment.freq_shift=1.0 is a fraction"),
+        ({"augment": {"eq_db": -2}}, "augment.eq_db=-2.0 must be >= 0"),
         ({"split_fractions": {"train": 0.5, "valid": 0.2}}, "sum to 1"),
         ({"feature": {"kind": "logmel", "n_mel": 64}}, "unknown feature setting"),
         ({"feature": {"kind": "logmel", "n_mels": 5000}}, "n_mels=5000"),

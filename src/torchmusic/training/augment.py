@@ -191,6 +191,112 @@ def freq_mask(
     )
 
 
+def freq_shift(
+    x: torch.Tensor,
+    *,
+    max_bins: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Shift each example's spectrum up or down by a random whole number of bins.
+
+    On mel (or CQT) features a shift of a few bins approximates a change of
+    tuning or pitch: a drum kit tuned higher, a smaller cymbal. Bins shifted in
+    from outside the spectrum repeat the edge bin.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (batch, n_bins, frames)
+        Features.
+    max_bins : int >= 0
+        Largest shift; each example's shift is uniform in ``[-max_bins, max_bins]``.
+    generator : torch.Generator, optional
+        Random source.
+
+    Returns
+    -------
+    torch.Tensor, shape (batch, n_bins, frames)
+
+    Examples
+    --------
+    >>> x = torch.arange(4.0).view(1, 4, 1).expand(3, 4, 2)
+    >>> y = freq_shift(x, max_bins=1)
+    >>> bool(((y - x).abs() <= 1).all())
+    True
+    """
+    _check_batch(x, min_dim=3)
+    if not isinstance(max_bins, int) or isinstance(max_bins, bool) or max_bins < 0:
+        raise ParameterError(f"max_bins={max_bins!r} must be an int >= 0")
+    if max_bins == 0:
+        return x.clone()
+    batch, n_bins = x.shape[0], x.shape[-2]
+    dev = generator.device if generator is not None else x.device
+    shifts = torch.randint(-max_bins, max_bins + 1, (batch, 1), generator=generator, device=dev)
+    # Output bin f reads input bin f - shift, clamped to the spectrum (edge repeated).
+    source = (torch.arange(n_bins, device=dev) - shifts).clamp(0, n_bins - 1).to(x.device)
+    index = source.view(batch, n_bins, 1).expand(batch, n_bins, x.shape[-1])
+    return torch.gather(x, -2, index)
+
+
+def random_eq(
+    x: torch.Tensor,
+    *,
+    max_db: float,
+    order: int = 3,
+    scale: GainScale = "db",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Colour each example with a random smooth equaliser curve over its bins.
+
+    The curve is a sum of ``order`` cosines over the bins (half a period, one
+    period, ...) with random weights: tilts and broad boosts or cuts, like the
+    EQ, microphones and rooms that make one recording of a snare differ from
+    another. Its magnitude never exceeds ``max_db``.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (batch, n_bins, frames)
+        Features.
+    max_db : float >= 0
+        Largest boost or cut in decibels.
+    order : int >= 1
+        Cosines in the curve (higher: wigglier curves).
+    scale : {"db", "power", "amplitude"}
+        How ``x`` relates to level (see :func:`random_gain`).
+    generator : torch.Generator, optional
+        Random source.
+
+    Returns
+    -------
+    torch.Tensor, shape (batch, n_bins, frames)
+
+    Examples
+    --------
+    >>> x = torch.zeros(2, 16, 10)
+    >>> y = random_eq(x, max_db=6.0)
+    >>> bool((y.abs() <= 6.0).all()), bool((y[:, :, 0:1] == y).all())  # one curve per example
+    (True, True)
+    """
+    _check_batch(x, min_dim=3)
+    if not max_db >= 0:
+        raise ParameterError(f"max_db={max_db!r} must be >= 0")
+    if not isinstance(order, int) or isinstance(order, bool) or order < 1:
+        raise ParameterError(f"order={order!r} must be an int >= 1")
+    if scale not in ("db", "power", "amplitude"):
+        raise ParameterError(f"scale={scale!r} must be 'db', 'power' or 'amplitude'")
+    if max_db == 0:
+        return x.clone()
+    batch, n_bins = x.shape[0], x.shape[-2]
+    dev = generator.device if generator is not None else x.device
+    pos = torch.linspace(0.0, torch.pi, n_bins, device=dev)
+    basis = torch.cos(torch.arange(1, order + 1, device=dev)[:, None] * pos)  # (order, n_bins)
+    # Weights in +-max_db / order: the curve's magnitude is at most max_db.
+    weights = (2 * torch.rand((batch, order), generator=generator, device=dev) - 1) * max_db / order
+    curve = (weights @ basis).to(device=x.device, dtype=x.dtype)[:, :, None]
+    if scale == "db":
+        return x + curve
+    return x * torch.pow(10.0, curve / (10.0 if scale == "power" else 20.0))
+
+
 def mixup(
     x: torch.Tensor, y: torch.Tensor, *, alpha: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -256,8 +362,11 @@ def augment_batch(
     x : torch.Tensor, shape (batch, n_bins, frames)
         Features.
     settings : mapping
-        ``gain_db`` (dB), ``time_mask`` / ``freq_mask`` (widest mask as a fraction of
-        the frames / bins), ``n_masks``; missing keys mean off.
+        ``gain_db`` (dB), ``eq_db`` (largest boost or cut of :func:`random_eq`, dB),
+        ``freq_shift`` (largest :func:`freq_shift` as a fraction of the bins),
+        ``time_mask`` / ``freq_mask`` (widest mask as a fraction of the frames /
+        bins), ``n_masks``; missing keys mean off. Applied in that order: the
+        level and colour changes first, then the masks.
     scale : {"db", "power", "amplitude"}
         How the features relate to level (see :func:`random_gain`).
 
@@ -274,6 +383,10 @@ def augment_batch(
     n_masks = int(settings.get("n_masks", 1))
     if settings.get("gain_db", 0):
         x = random_gain(x, max_db=float(settings["gain_db"]), scale=scale)
+    if settings.get("eq_db", 0):
+        x = random_eq(x, max_db=float(settings["eq_db"]), scale=scale)
+    if settings.get("freq_shift", 0):
+        x = freq_shift(x, max_bins=round(float(settings["freq_shift"]) * x.shape[-2]))
     if settings.get("time_mask", 0):
         width = int(float(settings["time_mask"]) * x.shape[-1])
         x = time_mask(x, max_width=width, n_masks=n_masks)

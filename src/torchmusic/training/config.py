@@ -31,6 +31,8 @@ ARCHITECTURES = ("simple_cnn", "crnn", "shortchunk", "mfcc-svm")
 SCHEDULERS = ("cosine", "plateau", "none")
 AUGMENT_DEFAULTS: dict[str, float] = {
     "gain_db": 0.0,  # random gain in +-gain_db decibels (0: off)
+    "eq_db": 0.0,  # random smooth EQ curve of at most +-eq_db decibels (0: off)
+    "freq_shift": 0.0,  # random shift of the bins, at most this fraction of them (0: off)
     "time_mask": 0.0,  # SpecAugment: widest time mask, as a fraction of the clip's frames
     "freq_mask": 0.0,  # SpecAugment: widest frequency mask, as a fraction of the bins
     "n_masks": 1,  # masks of each kind per example
@@ -112,8 +114,8 @@ class TrainConfig:
         Validation metric that picks the best checkpoint and drives early stopping
         (default: ``val_macro_f1``; ``val_map`` for multi-label).
     augment : dict
-        ``gain_db``, ``time_mask``, ``freq_mask``, ``n_masks``, ``mixup``
-        (see :mod:`torchmusic.training.augment`).
+        ``gain_db``, ``eq_db``, ``freq_shift``, ``time_mask``, ``freq_mask``,
+        ``n_masks``, ``mixup`` (see :func:`torchmusic.training.augment.augment_batch`).
     seed : int
         Seeds splits, initialisation, crops and augmentation.
     out_dir : str or None
@@ -354,13 +356,13 @@ class TrainConfig:
         if self.scheduler not in SCHEDULERS:
             raise ParameterError(f"scheduler={self.scheduler!r}; expected one of {SCHEDULERS}")
         aug = self.augment
-        for name in ("gain_db", "time_mask", "freq_mask", "mixup"):
+        for name in ("gain_db", "eq_db", "freq_shift", "time_mask", "freq_mask", "mixup"):
             if not aug[name] >= 0:
                 raise ParameterError(f"augment.{name}={aug[name]!r} must be >= 0")
-        for name in ("time_mask", "freq_mask"):
+        for name in ("freq_shift", "time_mask", "freq_mask"):
             if aug[name] >= 1:
                 raise ParameterError(
-                    f"augment.{name}={aug[name]!r} is a fraction of the clip and must be < 1"
+                    f"augment.{name}={aug[name]!r} is a fraction of the clip (or bins) and must be < 1"
                 )
         if not isinstance(aug["n_masks"], int) or aug["n_masks"] < 1:
             raise ParameterError(f"augment.n_masks={aug['n_masks']!r} must be an int >= 1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 from torchmusic.errors import ParameterError
@@ -41,6 +42,55 @@ def check_choice(owner: str, name: str, value: object, choices: Sequence[str]) -
     if value not in choices:
         raise ParameterError(f"{owner}: {name}={value!r} must be one of {tuple(choices)}")
     return str(value)
+
+
+EXAMPLE_NORMS = ("none", "max", "mean", "standard")
+
+
+class ExampleNorm(nn.Module):
+    """Normalise each example on its own, before the network sees it.
+
+    Unlike the input batch norm (one learnt mean and scale for the whole
+    dataset), this removes what differs between recordings of the same sound:
+    on dB features (log-mel) a change of level is an offset of every bin, so
+    subtracting one value per example makes the network level-invariant. Drum
+    kits differ mostly in recording level and processing, and a held-out kit's
+    level is unknown.
+
+    Parameters
+    ----------
+    mode : {"none", "max", "mean", "standard"}
+        ``"max"``: subtract the example's maximum (dB re the loudest bin, so the
+        peak is 0); ``"mean"``: subtract its mean; ``"standard"``: subtract the
+        mean and divide by the standard deviation; ``"none"``: identity.
+
+    Examples
+    --------
+    >>> x = torch.tensor([[[0.0, -10.0]], [[20.0, 10.0]]])  # (batch, n_bins, frames)
+    >>> ExampleNorm("max")(x)[:, 0]
+    tensor([[  0., -10.],
+            [  0., -10.]])
+    """
+
+    def __init__(self, mode: str = "max") -> None:
+        super().__init__()
+        self.mode = check_choice("ExampleNorm", "mode", mode, EXAMPLE_NORMS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``(batch, ...)`` normalised over all but the first dimension."""
+        if self.mode == "none":
+            return x
+        dims = tuple(range(1, x.ndim))
+        if self.mode == "max":
+            return x - x.amax(dim=dims, keepdim=True)
+        centred = x - x.mean(dim=dims, keepdim=True)
+        if self.mode == "mean":
+            return centred
+        # The epsilon keeps a silent (constant) example finite: it becomes all zeros.
+        return centred / (centred.std(dim=dims, keepdim=True, unbiased=False) + 1e-5)
+
+    def extra_repr(self) -> str:
+        return repr(self.mode)
 
 
 def halving_plan(size: int, steps: int) -> list[int]:

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 
 from torchmusic.models.classify._common import (
+    EXAMPLE_NORMS,
+    ExampleNorm,
     check_choice,
     check_dropout,
     check_int_tuple,
@@ -45,6 +47,11 @@ class CRNNConfig:
         Dropout between recurrent layers and before the output layer.
     input_norm : bool
         Batch-normalise the input (see :class:`SimpleCNNConfig`).
+    example_norm : {"none", "max", "mean", "standard"}
+        Normalise each example on its own before ``input_norm``
+        (:class:`~torchmusic.models.classify._common.ExampleNorm`); ``"max"``
+        subtracts each clip's peak, so dB features become level-invariant (drum
+        kits recorded at other levels). ``"none"`` (default) keeps the input as is.
     """
 
     n_mels: int
@@ -58,10 +65,12 @@ class CRNNConfig:
     temporal_pooling: Literal["mean", "max", "last"] = "mean"
     dropout: float = 0.3
     input_norm: bool = True
+    example_norm: str = "none"
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
         check_sizes(owner, self.n_mels, self.n_frames, self.n_classes)
+        check_choice(owner, "example_norm", self.example_norm, EXAMPLE_NORMS)
         self.channels = check_int_tuple(owner, "channels", self.channels)
         if self.time_pools != 0:
             check_positive_int(owner, "time_pools", self.time_pools)
@@ -99,6 +108,7 @@ class CRNN(nn.Module):
     def __init__(self, config: CRNNConfig) -> None:
         super().__init__()
         self.config = config
+        self.example_norm = ExampleNorm(config.example_norm)
         self.input_norm = nn.BatchNorm2d(1) if config.input_norm else nn.Identity()
         n_blocks = len(config.channels)
         time_plan = halving_plan(config.n_frames, min(config.time_pools, n_blocks))
@@ -131,7 +141,8 @@ class CRNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, n_classes)`` of features ``x`` ``(batch, n_mels, n_frames)``."""
-        h = self.conv(self.input_norm(x.unsqueeze(1)))  # (batch, channels, freq, time)
+        h = self.input_norm(self.example_norm(x).unsqueeze(1))
+        h = self.conv(h)  # (batch, channels, freq, time)
         h = h.flatten(1, 2).transpose(1, 2)  # (batch, time, channels * freq)
         out, _ = self.rnn(h)  # (batch, time, 2 * hidden)
         if self.config.temporal_pooling == "mean":

@@ -9,6 +9,9 @@ import torch
 from torch import nn
 
 from torchmusic.models.classify._common import (
+    EXAMPLE_NORMS,
+    ExampleNorm,
+    check_choice,
     check_dropout,
     check_int_tuple,
     check_positive_int,
@@ -34,6 +37,11 @@ class ShortChunkResNetConfig:
         Dropout before the output layer.
     input_norm : bool
         Batch-normalise the input, as the reference implementation does.
+    example_norm : {"none", "max", "mean", "standard"}
+        Normalise each example on its own before ``input_norm``
+        (:class:`~torchmusic.models.classify._common.ExampleNorm`); ``"max"``
+        subtracts each clip's peak, so dB features become level-invariant (drum
+        kits recorded at other levels). ``"none"`` (default) keeps the input as is.
     """
 
     n_mels: int
@@ -43,10 +51,12 @@ class ShortChunkResNetConfig:
     multipliers: tuple[int, ...] = (1, 1, 2, 2, 2, 2, 4)
     dropout: float = 0.5
     input_norm: bool = True
+    example_norm: str = "none"
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
         check_sizes(owner, self.n_mels, self.n_frames, self.n_classes)
+        check_choice(owner, "example_norm", self.example_norm, EXAMPLE_NORMS)
         check_positive_int(owner, "width", self.width)
         self.multipliers = check_int_tuple(owner, "multipliers", self.multipliers)
         self.dropout = check_dropout(owner, self.dropout)
@@ -117,6 +127,7 @@ class ShortChunkResNet(nn.Module):
     def __init__(self, config: ShortChunkResNetConfig) -> None:
         super().__init__()
         self.config = config
+        self.example_norm = ExampleNorm(config.example_norm)
         self.input_norm = nn.BatchNorm2d(1) if config.input_norm else nn.Identity()
         blocks: list[nn.Module] = []
         c_in, f, t = 1, config.n_mels, config.n_frames
@@ -137,5 +148,5 @@ class ShortChunkResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, n_classes)`` of features ``x`` ``(batch, n_mels, n_frames)``."""
-        h = self.blocks(self.input_norm(x.unsqueeze(1)))
+        h = self.blocks(self.input_norm(self.example_norm(x).unsqueeze(1)))
         return self.head(h.amax(dim=(2, 3)))  # global max pooling over frequency and time

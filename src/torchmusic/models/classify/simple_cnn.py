@@ -9,6 +9,9 @@ from torch import nn
 
 from torchmusic.errors import ParameterError
 from torchmusic.models.classify._common import (
+    EXAMPLE_NORMS,
+    ExampleNorm,
+    check_choice,
     check_dropout,
     check_int_tuple,
     check_positive_int,
@@ -41,6 +44,11 @@ class SimpleCNNConfig:
         Batch-normalise the input: log-mel values in dB are far from zero mean and
         unit variance, and a learnt normaliser keeps the model file self-contained
         (no separate dataset statistics to ship).
+    example_norm : {"none", "max", "mean", "standard"}
+        Normalise each example on its own before ``input_norm``
+        (:class:`~torchmusic.models.classify._common.ExampleNorm`); ``"max"``
+        subtracts each clip's peak, so dB features become level-invariant (drum
+        kits recorded at other levels). ``"none"`` (default) keeps the input as is.
     """
 
     n_mels: int
@@ -51,10 +59,12 @@ class SimpleCNNConfig:
     dense_units: int = 1000
     dropout: float = 0.5
     input_norm: bool = True
+    example_norm: str = "none"
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
         check_sizes(owner, self.n_mels, self.n_frames, self.n_classes)
+        check_choice(owner, "example_norm", self.example_norm, EXAMPLE_NORMS)
         self.channels = check_int_tuple(owner, "channels", self.channels)
         check_positive_int(owner, "kernel_size", self.kernel_size)
         if self.kernel_size % 2 == 0:
@@ -90,6 +100,7 @@ class SimpleCNN(nn.Module):
     def __init__(self, config: SimpleCNNConfig) -> None:
         super().__init__()
         self.config = config
+        self.example_norm = ExampleNorm(config.example_norm)
         self.input_norm = nn.BatchNorm2d(1) if config.input_norm else nn.Identity()
         layers: list[nn.Module] = []
         c_in, f, t = 1, config.n_mels, config.n_frames
@@ -116,4 +127,4 @@ class SimpleCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, n_classes)`` of features ``x`` ``(batch, n_mels, n_frames)``."""
-        return self.classifier(self.features(self.input_norm(x.unsqueeze(1))))
+        return self.classifier(self.features(self.input_norm(self.example_norm(x).unsqueeze(1))))
