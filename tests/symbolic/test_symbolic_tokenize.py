@@ -152,3 +152,16 @@ def test_music21_tune_comes_back_with_the_same_notes(collection, source, tok, tm
     )
     assert _quarters(ours, grid) == want
     assert _quarters(decode(encode(ours, tok), tok)) == want
+
+
+def test_ids_survive_a_model_file_round_trip_whatever_the_metre_order():
+    # Model files store the tokenizer as JSON with sorted keys; miditok numbers
+    # time-signature tokens in dict order, so the order must not matter.
+    import json
+
+    from torchmusic.symbolic import build_tokenizer, tokenizer_from_dict, tokenizer_to_dict
+
+    for tsr in ({8: [3, 6, 9], 4: [2, 3, 4]}, {4: [2, 3, 4], 8: [3, 6, 9]}):
+        tok = build_tokenizer(time_signature_range=tsr)
+        stored = json.loads(json.dumps(tokenizer_to_dict(tok), sort_keys=True))
+        assert tokenizer_from_dict(stored).vocab == tok.vocab

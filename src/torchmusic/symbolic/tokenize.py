@@ -44,7 +44,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # miditok's default lacks 9/8 (slip jigs). No x/2 metres: miditok's grid is per
     # beat, so 2/2 would get half the resolution of 4/4; encode() writes 2/2 as 4/4
     # and 3/2 as 6/4 instead (same bar length).
-    "time_signature_range": {8: [3, 5, 6, 7, 9, 12], 4: [1, 2, 3, 4, 5, 6, 7, 8]},
+    "time_signature_range": {4: [1, 2, 3, 4, 5, 6, 7, 8], 8: [3, 5, 6, 7, 9, 12]},
     "use_programs": False,
     "use_pitchdrum_tokens": False,  # drum tracks are dropped before encoding
 }
@@ -89,6 +89,12 @@ def build_tokenizer(name: str = "REMI", **params: Any) -> miditok.MusicTokenizer
             f"{', '.join(sorted(_CONFIG_PARAMS))}"
         )
     merged = {**DEFAULT_PARAMS, **params}
+    if isinstance(merged.get("time_signature_range"), dict):
+        # miditok numbers time-signature tokens in the dict's order, and model files
+        # store the description as JSON with sorted (string) keys: build in that order
+        # so a tokenizer rebuilt from a model file has the very same ids.
+        tsr = merged["time_signature_range"]
+        merged["time_signature_range"] = {k: tsr[k] for k in sorted(tsr, key=str)}
     if name == "Structured":
         # Structured has no time-signature tokens; miditok would warn and drop them.
         merged["use_time_signatures"] = False
