@@ -11,12 +11,20 @@ from pathlib import Path
 from torchmusic.errors import DataError
 
 #: Shipped model name -> file in this folder.
-PRETRAINED: dict[str, str] = {"drums": "drums.safetensors"}
+PRETRAINED: dict[str, str] = {"drums": "drums.safetensors", "folk": "folk.safetensors"}
 
 #: One line per shipped model, for help texts and error messages.
 DESCRIPTIONS: dict[str, str] = {
     "drums": "drum-hit classifier (kick, snare, hi-hat, tom, crash, ride, clap, other) "
     "trained on Debian's hydrogen drum kits",
+    "folk": "folk-tune generator (Transformer over REMI tokens) conditioned on tune type, "
+    "metre and key, trained on O'Neill's, Ryan's and Aird's collections",
+}
+
+#: How to train each shipped model yourself (for the missing-file message).
+TRAIN_COMMANDS: dict[str, str] = {
+    "drums": "torchmusic train classify --config configs/drums.yaml",
+    "folk": "torchmusic train lm --config configs/folk.yaml --data FOLK_CORPUS",
 }
 
 
@@ -67,8 +75,9 @@ def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
         if not shipped.is_file():
             raise DataError(
                 f"shipped model {name!r} is not installed: {shipped} is missing (this "
-                "torchmusic was built without it); train one with 'torchmusic train "
-                "classify --config configs/drums.yaml' and pass its model file instead"
+                "torchmusic was built without it); train one with "
+                f"'{TRAIN_COMMANDS.get(name, 'torchmusic train ...')}' and pass its model "
+                "file instead"
             )
         return shipped
     raise DataError(

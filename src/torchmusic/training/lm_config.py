@@ -1,0 +1,393 @@
+"""Settings of token language-model and VAE training: one dataclass, YAML + overrides.
+
+Precedence (later wins), as for :class:`~torchmusic.training.config.TrainConfig`:
+the dataclass defaults, the recipe (``--config configs/folk.yaml``), explicit
+keyword arguments (the CLI's named flags), then ``--key value`` overrides. Dotted
+keys reach into the dict-valued settings (``--model_config.n_layer 4``,
+``--tokenizer_params.use_velocities true``). Values are parsed as YAML scalars and
+type-checked; unknown keys are an error that suggests the closest known key.
+
+This module imports neither torch nor Lightning, so building and checking a
+configuration is instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from torchmusic.errors import DataError, ParameterError
+from torchmusic.training.config import _coerce, _parse_scalar, _resolve_paths, _suggest
+
+#: Token models this trainer builds (``pianoroll`` has its own trainer).
+LM_ARCHITECTURES = ("transformer", "lstm", "vae")
+SCHEDULERS = ("cosine", "none")
+# Settings that define what a run learns: a resume must not change them.
+IDENTITY_KEYS = (
+    "data",
+    "select",
+    "model",
+    "model_config",
+    "tokenizer",
+    "tokenizer_params",
+    "conditions",
+    "condition_min_count",
+    "seq_len",
+    "seed",
+)
+# Fields holding file paths: relative paths in a recipe are resolved against its folder.
+_PATH_FIELDS = ("data", "out_dir", "token_cache")
+# Dict-valued settings that dotted override keys may reach into.
+_DICT_FIELDS = ("model_config", "tokenizer_params", "select")
+
+
+@dataclasses.dataclass
+class LMTrainConfig:
+    """Everything a token language-model (or token VAE) training run needs.
+
+    Parameters
+    ----------
+    data : str
+        A folk corpus folder (``metadata.csv`` gives splits and condition values,
+        see ``torchmusic datasets build folk``) or any folder of MIDI files
+        (split 80/10/10 by a seeded hash of each file's path).
+    select : dict of str to list of str
+        Keep only the pieces whose metadata column has one of the listed values,
+        e.g. ``{"collection": ["oneills", "ryans", "aird"]}`` (needs a folk corpus).
+    model : {"transformer", "lstm", "vae"}
+        Architecture (:mod:`torchmusic.models.symbolic`).
+    model_config : dict
+        Fields of its config, e.g. ``{"n_layer": 4, "n_embd": 256}``. ``vocab_size``
+        is set from the tokenizer and conditions; the Transformer's ``block_size``
+        and the VAE's ``seq_len`` default to ``seq_len``.
+    tokenizer : {"REMI", "TSD", "MIDILike", "Structured"}
+        miditok tokenization (:func:`torchmusic.symbolic.build_tokenizer`).
+    tokenizer_params : dict
+        Overrides of the tokenizer defaults (any ``miditok.TokenizerConfig`` field).
+    conditions : list of str
+        Metadata columns turned into condition tokens before the music (e.g.
+        ``["tune_type", "key", "meter"]``); needs a folk corpus. Not for the VAE.
+    condition_min_count : int
+        Condition values seen on fewer training pieces are left out of the
+        vocabulary (those pieces get "any" for that field).
+    condition_dropout : float
+        Probability of replacing each condition by "any" in a training window, so
+        the model also generates without that condition.
+    seq_len : int
+        Training window (tokens of context). Longer pieces are cut into windows
+        (random ones in training, consecutive ones in evaluation).
+    transpose : int
+        Random transposition of training windows by up to this many semitones
+        (a ``key`` condition moves with the notes; 0: off).
+    max_tokens : int or None
+        Cap on the tokens kept of each piece (its beginning): extremely long files
+        are truncated to this, then cut into windows.
+    batch_size, lr, weight_decay : number
+        AdamW settings (decoupled weight decay).
+    max_epochs, max_steps : int
+        Upper bounds on training (``max_steps`` None: no bound).
+    max_minutes : float or None
+        Wall-clock budget of training + validation, kept across resumes; the best
+        checkpoint so far is exported when it runs out.
+    val_every_n_steps : int or None
+        Validate every N optimizer steps instead of at each epoch's end (long epochs).
+    val_pieces : int or None
+        Validate during training on this many validation pieces (a seeded random
+        choice) to save time; the final valid/test figures always use every piece.
+    warmup_steps : int
+        Linear learning-rate warm-up.
+    scheduler : {"cosine", "none"}
+        Cosine decay to 10% of ``lr`` over the run's steps after warm-up, or constant.
+        With ``max_minutes`` the decay follows whichever is further along: the steps
+        or the elapsed share of the time budget.
+    grad_clip : float
+        Gradient-norm clipping (0: off).
+    beta, kl_anneal_steps, free_bits : number
+        VAE only: final KL weight, steps of its linear ramp from 0, and the KL
+        allowance per sequence in bits that is not penalised.
+    patience : int
+        Early stopping after this many validations without improvement (0: off).
+    seed : int
+        Seeds the hash split (MIDI folders), initialisation, windows and augmentation.
+    out_dir : str or None
+        Run folder (default ``runs/<data name>-<model>``).
+    token_cache : str or None
+        ``.npz`` file of the tokenised corpus (reused when it matches the corpus and
+        tokenizer, else rewritten); default ``<run folder>/tokens.npz``.
+    tokenize_workers : int or None
+        Processes tokenising the corpus (None: CPU count).
+    threads : int or None
+        ``torch.set_num_threads`` for the run (None: torch's default).
+    accelerator, devices, num_nodes, strategy, precision
+        Passed to :class:`lightning.pytorch.Trainer` (precision None: fp32 on CPU,
+        mixed precision on GPU).
+    num_workers : int
+        DataLoader workers (windows are cut from in-memory arrays: 0 is fine on CPU).
+    resume : bool
+        Continue the run in ``out_dir`` from its ``checkpoints/last.ckpt``.
+    checkpoint_every_n_steps : int or None
+        Also refresh ``last.ckpt`` every N steps (a kill loses at most N steps).
+    test_after_fit : bool
+        Score the best checkpoint on the test split.
+    log_every_n_steps : int
+        Logging interval of the training loss.
+    """
+
+    data: str | None = None
+    select: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    model: str = "transformer"
+    model_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    tokenizer: str = "REMI"
+    tokenizer_params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    conditions: list[str] = dataclasses.field(default_factory=list)
+    condition_min_count: int = 5
+    condition_dropout: float = 0.1
+    seq_len: int = 512
+    transpose: int = 0
+    max_tokens: int | None = None
+    batch_size: int = 16
+    max_epochs: int = 50
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    val_every_n_steps: int | None = None
+    val_pieces: int | None = None
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    scheduler: str = "cosine"
+    grad_clip: float = 1.0
+    beta: float = 1.0
+    kl_anneal_steps: int = 2000
+    free_bits: float = 0.0
+    patience: int = 0
+    seed: int = 0
+    out_dir: str | None = None
+    token_cache: str | None = None
+    tokenize_workers: int | None = None
+    threads: int | None = None
+    accelerator: str = "auto"
+    devices: int | str | list[int] = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str | int | None = None
+    num_workers: int = 0
+    resume: bool = False
+    checkpoint_every_n_steps: int | None = None
+    test_after_fit: bool = True
+    log_every_n_steps: int = 10
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            self.set(field.name, getattr(self, field.name))
+
+    # -- building ----------------------------------------------------------------
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | None = None
+    ) -> LMTrainConfig:
+        """A config from a plain dict; unknown keys are an error (with a suggestion).
+
+        Examples
+        --------
+        >>> LMTrainConfig.from_dict({"model": "lstm", "seq_len": 256}).seq_len
+        256
+        """
+        if not isinstance(data, Mapping):
+            raise ParameterError(f"a training config must be a mapping of settings, got {data!r}")
+        cfg = cls()
+        for key, value in data.items():
+            cfg.set(str(key), value, base_dir=base_dir)
+        return cfg
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> LMTrainConfig:
+        """Read a YAML recipe (relative paths in it are relative to the recipe's folder).
+
+        Examples
+        --------
+        >>> cfg = LMTrainConfig.from_yaml("configs/folk.yaml")  # doctest: +SKIP
+        """
+        import yaml
+
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DataError(f"training config {str(path)!r} does not exist") from None
+        except (OSError, yaml.YAMLError) as exc:
+            raise DataError(f"training config {str(path)!r} is not readable YAML: {exc}") from None
+        if data is not None and not isinstance(data, dict):
+            raise DataError(f"training config {str(path)!r} must hold a mapping of settings")
+        try:
+            return cls.from_dict(data or {}, base_dir=path.resolve().parent)
+        except ParameterError as exc:
+            raise ParameterError(f"{path}: {exc}") from None
+
+    @classmethod
+    def from_sources(
+        cls,
+        *,
+        config: str | os.PathLike[str] | None = None,
+        overrides: Sequence[str] = (),
+        **settings: Any,
+    ) -> LMTrainConfig:
+        """Recipe, then explicit ``settings`` (None values skipped), then ``--key value`` overrides.
+
+        Examples
+        --------
+        >>> cfg = LMTrainConfig.from_sources(model="lstm", overrides=["--model_config.hidden", "64"])
+        >>> cfg.model, cfg.model_config
+        ('lstm', {'hidden': 64})
+        """
+        cfg = cls.from_yaml(config) if config is not None else cls()
+        for key, value in settings.items():
+            if value is not None:
+                cfg.set(key, value)
+        cfg.apply_overrides(overrides)
+        return cfg
+
+    # -- changing ----------------------------------------------------------------
+    def set(self, key: str, value: Any, *, base_dir: str | os.PathLike[str] | None = None) -> None:
+        """Set ``key`` (dotted for the dict settings: ``"model_config.n_layer"``), type-checked."""
+        key = key.replace("-", "_")
+        name, _, sub = key.partition(".")
+        hints = typing.get_type_hints(type(self))
+        if name not in hints:
+            raise ParameterError(f"unknown setting {key!r}{_suggest(name, hints)}")
+        if sub:
+            if name not in _DICT_FIELDS:
+                raise ParameterError(
+                    f"setting {name!r} is not a mapping, so {key!r} does not exist; use --{name}"
+                )
+            value = {**getattr(self, name), sub: value}
+        if name == "conditions" and isinstance(value, str):
+            # "--conditions tune_type,key" on the command line.
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        value = _coerce(name, value, hints[name])
+        if name == "conditions":
+            value = [_coerce("conditions[]", v, str) for v in value]
+        if base_dir is not None and name in _PATH_FIELDS:
+            value = _resolve_paths("data", value, Path(base_dir))
+        setattr(self, name, value)
+
+    def apply_overrides(self, tokens: Sequence[str]) -> None:
+        """Apply ``["--key", "value", "--key2=value2", "--flag", ...]`` in order.
+
+        A key followed by another ``--key`` (or by nothing) is set to ``true``.
+        """
+        tokens = list(tokens)
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            if not token.startswith("--") or len(token) <= 2:
+                raise ParameterError(
+                    f"unexpected argument {token!r}; overrides look like '--key value' "
+                    "or '--key=value'"
+                )
+            key, eq, raw = token[2:].partition("=")
+            if not eq:
+                has_value = i + 1 < len(tokens) and not tokens[i + 1].startswith("--")
+                raw = tokens[i + 1] if has_value else "true"
+                i += int(has_value)
+            self.set(key, _parse_scalar(raw))
+            i += 1
+
+    # -- checking ----------------------------------------------------------------
+    def validate(self) -> LMTrainConfig:
+        """Check every value's range; returns self. Raises :class:`ParameterError`."""
+        from torchmusic.symbolic.tokenize import TOKENIZERS
+
+        if not self.data:
+            raise ParameterError(
+                "data is not set: give --data FOLDER (MIDI files or a folk corpus)"
+            )
+        if self.model not in LM_ARCHITECTURES:
+            raise ParameterError(
+                f"model={self.model!r} is not a token model; expected one of "
+                f"{LM_ARCHITECTURES} (or 'pianoroll' with a JSB .json file)"
+            )
+        if self.tokenizer not in TOKENIZERS:
+            raise ParameterError(f"tokenizer={self.tokenizer!r}; expected one of {TOKENIZERS}")
+        for name in ("batch_size", "max_epochs", "num_nodes", "log_every_n_steps", "seq_len"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or value < 1:
+                raise ParameterError(f"{name}={value!r} must be a positive integer")
+        if self.seq_len < 8:
+            raise ParameterError(f"seq_len={self.seq_len!r} must be >= 8 tokens")
+        for name in (
+            "max_steps",
+            "val_every_n_steps",
+            "val_pieces",
+            "checkpoint_every_n_steps",
+            "max_tokens",
+        ):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ParameterError(f"{name}={value!r} must be a positive integer or null")
+        for name in ("patience", "warmup_steps", "kl_anneal_steps", "num_workers"):
+            if getattr(self, name) < 0:
+                raise ParameterError(f"{name}={getattr(self, name)!r} must be >= 0")
+        if self.condition_min_count < 1:
+            raise ParameterError(f"condition_min_count={self.condition_min_count!r} must be >= 1")
+        if not 0 <= self.transpose <= 24:
+            raise ParameterError(f"transpose={self.transpose!r} must be in [0, 24] semitones")
+        if not 0.0 <= self.condition_dropout <= 1.0:
+            raise ParameterError(f"condition_dropout={self.condition_dropout!r} must be in [0, 1]")
+        if not self.lr > 0:
+            raise ParameterError(f"lr={self.lr!r} must be > 0")
+        for name in ("weight_decay", "grad_clip", "beta", "free_bits"):
+            if getattr(self, name) < 0:
+                raise ParameterError(f"{name}={getattr(self, name)!r} must be >= 0")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ParameterError(f"max_minutes={self.max_minutes!r} must be > 0 or null")
+        if self.threads is not None and self.threads < 1:
+            raise ParameterError(f"threads={self.threads!r} must be >= 1 or null")
+        if self.tokenize_workers is not None and self.tokenize_workers < 0:
+            raise ParameterError(f"tokenize_workers={self.tokenize_workers!r} must be >= 0 or null")
+        if self.scheduler not in SCHEDULERS:
+            raise ParameterError(f"scheduler={self.scheduler!r}; expected one of {SCHEDULERS}")
+        if self.model == "vae" and self.conditions:
+            raise ParameterError(
+                f"conditions={self.conditions!r}: the VAE is not conditioned; use a "
+                "transformer or lstm for conditioned generation"
+            )
+        for column, values in self.select.items():
+            if isinstance(values, str):
+                self.select[column] = values = [v.strip() for v in values.split(",")]
+            if not isinstance(values, list) or not values:
+                raise ParameterError(
+                    f"select.{column}={values!r} must be a non-empty list of values"
+                )
+            self.select[column] = [str(v) for v in values]
+        if len(set(self.conditions)) != len(self.conditions):
+            raise ParameterError(f"conditions={self.conditions!r} lists a field twice")
+        if "vocab_size" in self.model_config:
+            raise ParameterError(
+                "model_config.vocab_size is set from the tokenizer and conditions; remove it"
+            )
+        return self
+
+    # -- saving ------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (checkpoints and model files store this, never the object)."""
+        return dataclasses.asdict(self)
+
+    def to_yaml(self, path: str | os.PathLike[str]) -> Path:
+        """Write the full configuration as YAML, atomically; returns the path."""
+        import yaml
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that must not change when a run is resumed."""
+        d = self.to_dict()
+        return {k: d[k] for k in IDENTITY_KEYS}
