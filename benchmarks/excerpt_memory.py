@@ -26,8 +26,12 @@ from _common import DEFAULT_OUT, print_table, write_json
 
 SR = 44100
 HOUR = 3600
-SUBTYPES = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"),
-            "mp3": ("MP3", "MPEG_LAYER_III")}
+SUBTYPES = {
+    "wav": ("WAV", "PCM_16"),
+    "flac": ("FLAC", "PCM_16"),
+    "ogg": ("OGG", "VORBIS"),
+    "mp3": ("MP3", "MPEG_LAYER_III"),
+}
 
 READER = r"""
 import json, resource, sys, time
@@ -75,8 +79,9 @@ def measure(path: Path, who: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--formats", nargs="+", default=["wav", "flac", "ogg", "mp3"],
-                        choices=sorted(SUBTYPES))
+    parser.add_argument(
+        "--formats", nargs="+", default=["wav", "flac", "ogg", "mp3"], choices=sorted(SUBTYPES)
+    )
     parser.add_argument("--out", default=DEFAULT_OUT / "excerpt_memory.json")
     parser.add_argument("--skip-librosa", action="store_true")
     args = parser.parse_args()
@@ -92,13 +97,28 @@ def main() -> None:
             tm = measure(path, "torchmusic")
             lr = None if args.skip_librosa else measure(path, "librosa")
             results.append({"format": fmt, "file_mb": size_mb, "torchmusic": tm, "librosa": lr})
-            rows.append([fmt, size_mb, tm["above_mb"], tm["seconds"],
-                         lr["above_mb"] if lr else "n/a", lr["seconds"] if lr else "n/a",
-                         "yes" if tm["above_mb"] < 200 else "NO"])
+            rows.append(
+                [
+                    fmt,
+                    size_mb,
+                    tm["above_mb"],
+                    tm["seconds"],
+                    lr["above_mb"] if lr else "n/a",
+                    lr["seconds"] if lr else "n/a",
+                    "yes" if tm["above_mb"] < 200 else "NO",
+                ]
+            )
     print_table(
         "30 s excerpt at 1800 s of a 1-hour 44.1 kHz mono file, resampled to 22.05 kHz",
-        ["format", "file MB", "torchmusic peak MB above baseline", "torchmusic s",
-         "librosa peak MB above baseline", "librosa s", "< 200 MB"],
+        [
+            "format",
+            "file MB",
+            "torchmusic peak MB above baseline",
+            "torchmusic s",
+            "librosa peak MB above baseline",
+            "librosa s",
+            "< 200 MB",
+        ],
         rows,
     )
     write_json(args.out, {"benchmark": "excerpt_memory", "results": results})

@@ -139,12 +139,32 @@ def main() -> None:
             "all_times": {"librosa": lib_t, "torchmusic": tm_t, "cached": cached_t},
         }
         results.append(result)
-        rows.append([name, len(files), f"{audio_s / 60:.1f} min", args.workers, lib, tm,
-                     result["speedup_vs_librosa"], cached, result["cache_speedup"]])
+        rows.append(
+            [
+                name,
+                len(files),
+                f"{audio_s / 60:.1f} min",
+                args.workers,
+                lib,
+                tm,
+                result["speedup_vs_librosa"],
+                cached,
+                result["cache_speedup"],
+            ]
+        )
     print_table(
         "folder extraction: decode + resample 44.1->22.05 kHz + log-mel + save (seconds, median)",
-        ["set", "files", "audio", "workers", "librosa loop", "torchmusic first",
-         "speedup", "torchmusic cached re-read", "cache speedup"],
+        [
+            "set",
+            "files",
+            "audio",
+            "workers",
+            "librosa loop",
+            "torchmusic first",
+            "speedup",
+            "torchmusic cached re-read",
+            "cache speedup",
+        ],
         rows,
     )
     write_json(args.out, {"benchmark": "folder_extraction", "results": results})

@@ -5,7 +5,11 @@
    print tables: tracks per class and split, instrument families, feature shapes;
 3. train a tune-type classifier with the recipe ``configs/demo.yaml`` (``OUT/run``);
 4. evaluate it on the held-out test split (``OUT/eval``: report.json, confusion.png);
-5. predict a few held-out tracks with the model file, as ``torchmusic predict`` does.
+5. predict a few held-out tracks with the model file, as ``torchmusic predict`` does;
+6. build a similar-track catalog of the corpus (``OUT/catalog``: SQLite + FAISS) with the
+   trained model's embeddings and print the nearest neighbours of a few tracks;
+7. generate a few folk tunes with the shipped ``folk`` model (``OUT/generated``: MIDI,
+   piano-roll PNGs, and WAVs when FluidSynth is installed).
 
 Every step is resumable: a second run reuses the corpus, the cached features and
 the trained model (an interrupted training run resumes from its last checkpoint).
@@ -47,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     progress = not args.no_progress
     t0 = time.perf_counter()
-    print(f"[1/5] demo corpus -> {out / 'corpus'}")
+    print(f"[1/7] demo corpus -> {out / 'corpus'}")
     manifest = build_demo_corpus(
         out / "corpus",
         per_class=args.per_class,
@@ -70,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         resume=(run_dir / "checkpoints" / "last.ckpt").is_file(),
     )
     config = train_cfg.feature_config()  # the features training will read from the cache
-    print(f"[2/5] log-mel features of {len(dataset)} tracks -> cache {out / 'cache'}")
+    print(f"[2/7] log-mel features of {len(dataset)} tracks -> cache {out / 'cache'}")
     t1 = time.perf_counter()
     report = extract_features(
         [t.path for t in dataset.tracks],
@@ -116,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     t_train, model_file = _train(train_cfg, run_dir, progress)
     test_tracks = _evaluate(model_file, manifest, out / "eval", progress)
     _predict(model_file, test_tracks[:: max(1, len(test_tracks) // 4)][:4])
+    _catalog(out / "corpus", out / "catalog", model_file, args.workers, progress)
+    _generate(out / "generated", args.seed)
     print(
         f"\ncorpus {t_corpus:.1f} s, features {t_features:.1f} s, training {t_train:.1f} s, "
         f"total {time.perf_counter() - t0:.1f} s\nmanifest: {manifest}\nmodel file: "
@@ -130,10 +136,10 @@ def _train(cfg, run_dir: Path, progress: bool) -> tuple[float, Path]:
     model_file = run_dir / "model.safetensors"
     t0 = time.perf_counter()
     if model_file.is_file():
-        print(f"\n[3/5] reusing the trained model {model_file}")
+        print(f"\n[3/7] reusing the trained model {model_file}")
         return 0.0, model_file
     print(
-        f"\n[3/5] training a {cfg.model} tune-type classifier ({cfg.max_epochs} epochs, "
+        f"\n[3/7] training a {cfg.model} tune-type classifier ({cfg.max_epochs} epochs, "
         f"{cfg.clip_seconds:g} s clips) -> {run_dir}"
     )
     result = train_classifier(cfg, progress=progress)
@@ -144,7 +150,7 @@ def _evaluate(model_file: Path, manifest: Path, out_dir: Path, progress: bool) -
     from torchmusic.data import ManifestDataset
     from torchmusic.serve.evaluate import evaluate_model
 
-    print(f"\n[4/5] evaluating on the held-out test split -> {out_dir}")
+    print(f"\n[4/7] evaluating on the held-out test split -> {out_dir}")
     report = evaluate_model(
         model_file,
         manifest,
@@ -160,7 +166,7 @@ def _evaluate(model_file: Path, manifest: Path, out_dir: Path, progress: bool) -
 def _predict(model_file: Path, tracks: list) -> None:
     from torchmusic.serve.predict import Predictor
 
-    print("\n[5/5] predictions for a few held-out tracks (top 3)")
+    print("\n[5/7] predictions for a few held-out tracks (top 3)")
     predictor = Predictor(model_file)
     rows = []
     for track in tracks:
@@ -168,3 +174,41 @@ def _predict(model_file: Path, tracks: list) -> None:
         top = ", ".join(f"{label} {prob:.2f}" for label, prob in pred.labels)
         rows.append([Path(track.path).name, track.label, top])
     print(_table("", ["track", "true tune type", "predicted"], rows))
+
+
+def _catalog(corpus: Path, out_dir: Path, model_file: Path, workers, progress: bool) -> None:
+    from torchmusic.recommend.catalog.demo import build_demo_catalog
+
+    print(f"\n[6/7] similar-track catalog of the corpus -> {out_dir}")
+    result = build_demo_catalog(
+        corpus, out_dir, model=model_file, n_queries=3, k=5, workers=workers, progress=progress
+    )
+    if result.report.failed:
+        print(result.report.summary())
+    print(result.table())
+
+
+def _generate(out_dir: Path, seed: int) -> None:
+    from torchmusic.cli.generate_cmd import generate
+
+    print(f"\n[7/7] three folk tunes from the shipped 'folk' model -> {out_dir}")
+    # The same path as `torchmusic generate --model folk -n 3 --condition tune_type=...`.
+    for i, tune_type in enumerate(("reel", "jig", "hornpipe")):
+        args = argparse.Namespace(
+            model_path=None,
+            model="folk",
+            num=1,
+            bars=8,
+            max_tokens=None,
+            temperature=1.0,
+            top_p=0.95,
+            top_k=0,
+            prime=None,
+            condition=[f"tune_type={tune_type}"],
+            seed=seed + i,
+            out=str(out_dir / tune_type),
+            no_wav=False,
+            no_png=False,
+            device="cpu",
+        )
+        generate(args)
