@@ -7,6 +7,10 @@
   resume, CSV/TensorBoard logs and DDP through Lightning.
 - :mod:`~torchmusic.training.augment`: gain, SpecAugment masks and mixup in
   plain torch, usable without Lightning.
+- :func:`train_lm` (token Transformer / LSTM / VAE on MIDI), :func:`train_pianoroll`
+  (JSB piano-roll model), :func:`train_embedder` (autoencoder / contrastive audio
+  embeddings); the recommenders' PyTorch model trains in
+  :mod:`~torchmusic.training.recommend`. All share :mod:`~torchmusic.training.engine`.
 
 Examples
 --------
@@ -31,16 +35,16 @@ _LAZY = {
     "TrainResult": "torchmusic.training.classify",
     "ClassifierModule": "torchmusic.training.module",
     "ClassificationData": "torchmusic.training.datamodule",
+    "LMTrainConfig": "torchmusic.training.lm_config",
+    "train_lm": "torchmusic.training.lm",
+    "LMResult": "torchmusic.training.lm",
+    "PianoRollTrainConfig": "torchmusic.training.pianoroll",
+    "train_pianoroll": "torchmusic.training.pianoroll",
+    "EmbedTrainConfig": "torchmusic.training.embed",
+    "train_embedder": "torchmusic.training.embed",
 }
 
-__all__ = [
-    "AUGMENT_DEFAULTS",
-    "ClassificationData",
-    "ClassifierModule",
-    "TrainConfig",
-    "TrainResult",
-    "train_classifier",
-]
+__all__ = ["AUGMENT_DEFAULTS", "TrainConfig", *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:
