@@ -149,6 +149,64 @@ def test_prime_continues_and_a_primer_longer_than_the_context_is_an_error(
     assert (got.pitch, got.time) == (first.pitch, first.time)
 
 
+def _bad_midi(folder: Path) -> dict[str, str]:
+    """Unusable MIDI files -> the message each must give."""
+    import symusic
+
+    from torchmusic.symbolic import write_midi
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "corrupt.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage, not MIDI")
+    (folder / "empty.mid").write_bytes(b"")
+    kit = symusic.Score(480)
+    track = symusic.Track(name="kit", program=0, is_drum=True)
+    track.notes.extend(symusic.Note(i * 480, 240, 36, 100) for i in range(4))
+    kit.tracks.append(track)
+    write_midi(kit, folder / "drums.mid")
+    return {
+        "corrupt.mid": "not a readable MIDI file",
+        "empty.mid": "is empty",
+        "drums.mid": "only drum tracks",
+        "missing.mid": "no such MIDI file",
+    }
+
+
+def test_bad_primers_are_clear_errors_and_write_nothing(tmp_path, lm_file, capsys):
+    for name, message in _bad_midi(tmp_path / "bad").items():
+        out = tmp_path / "out"
+        rc = main(["generate", str(lm_file), "--prime", str(tmp_path / "bad" / name),
+                   "-o", str(out)])  # fmt: skip
+        err = capsys.readouterr().err
+        assert rc == 1 and message in err and name in err, (name, err)
+        assert not out.exists() or not any(out.iterdir())
+
+
+def test_interpolate_refuses_bad_midi(tmp_path, vae_file, folk_tiny, capsys):
+    good = _tunes(folk_tiny)[0]
+    for name, message in _bad_midi(tmp_path / "bad").items():
+        out = tmp_path / "out"
+        rc = main(["interpolate", str(vae_file), str(good), str(tmp_path / "bad" / name),
+                   "-o", str(out)])  # fmt: skip
+        err = capsys.readouterr().err
+        assert rc == 1 and message in err and name in err, (name, err)
+        assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_generator_file_is_refused_by_the_audio_commands(tmp_path, lm_file, capsys):
+    import numpy as np
+    import soundfile as sf
+
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(22050, np.float32), 22050)
+    for args in (["predict", "--model", str(lm_file), str(wav)],
+                 ["embed", str(wav), "--model", str(lm_file), "-o", str(tmp_path / "cat"),
+                  "--no-progress"]):  # fmt: skip
+        rc = main(args)
+        err = capsys.readouterr().err
+        assert rc == 1 and "generator model file" in err and "torchmusic generate" in err, err
+    assert not (tmp_path / "cat").exists()  # nothing created for a refused model
+
+
 def test_a_classifier_model_file_is_refused(tmp_path, capsys):
     import torchmusic.pretrained as pretrained
 

@@ -297,6 +297,10 @@ def test_resolve_model_paths_and_names(saved, tmp_path, monkeypatch):
     assert "toy" not in pretrained.available_models()
     (shipped / "toy.safetensors").write_bytes(path.read_bytes())
     assert resolve_model("toy") == shipped / "toy.safetensors"
+    # A folder called like a shipped model (a corpus folder, say) does not hide it.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "toy").mkdir()
+    assert resolve_model("toy") == shipped / "toy.safetensors"
     assert load_classifier("toy")[1].labels == ["kick", "snare", "hihat"]
     assert "toy" in pretrained.available_models()
 

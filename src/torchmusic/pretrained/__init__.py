@@ -42,7 +42,8 @@ def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
     """Path of a model file, given its path or a shipped model's name.
 
     An existing file wins over a shipped name of the same spelling, so a local
-    file called ``drums`` is used as it is.
+    file called ``drums`` is used as it is; a folder of that name is not (it cannot
+    be a model file), so the shipped model is used.
 
     Parameters
     ----------
@@ -67,9 +68,12 @@ def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
-    if path.is_dir():
-        raise DataError(f"model {str(path)!r} is a folder; expected a model file (.safetensors)")
     name = str(name_or_path)
+    # A folder is never a model file, so a folder of the same name in the working
+    # directory (e.g. the corpus of `torchmusic datasets build folk --out folk`) must
+    # not hide a shipped model.
+    if path.is_dir() and name not in PRETRAINED:
+        raise DataError(f"model {str(path)!r} is a folder; expected a model file (.safetensors)")
     if name in PRETRAINED:
         shipped = pretrained_dir() / PRETRAINED[name]
         if not shipped.is_file():
