@@ -78,3 +78,21 @@ def test_notes_to_score_validates_its_arrays():
 def test_write_midi_rejects_non_scores(tmp_path):
     with pytest.raises(ParameterError, match=r"symusic\.Score"):
         write_midi([(0, 1, 60)], tmp_path / "x.mid")
+
+
+def test_written_midi_gets_the_usual_file_mode(tmp_path):
+    import os
+    import stat
+
+    import symusic
+
+    from torchmusic.symbolic import write_midi
+
+    score = symusic.Score(480)
+    track = symusic.Track(program=0)
+    track.notes.append(symusic.Note(0, 480, 60, 80))
+    score.tracks.append(track)
+    out = write_midi(score, tmp_path / "a.mid")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask

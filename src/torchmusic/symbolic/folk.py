@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from torchmusic.errors import DataError, ParameterError
+from torchmusic.symbolic._mode import FILE_MODE
 from torchmusic.symbolic._parallel import run_jobs
 from torchmusic.symbolic.folk_meta import COLLECTIONS, TuneRef, corpus_root, scan_collection, subset
 from torchmusic.symbolic.midi import write_midi
@@ -203,6 +204,8 @@ def _write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+        # mkstemp makes the file private (0600): give it the usual mode.
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -17,6 +17,7 @@ import numpy as np
 import symusic
 
 from torchmusic.errors import DataError, ParameterError
+from torchmusic.symbolic._mode import FILE_MODE
 
 Score = symusic.Score
 DEFAULT_TPQ = 480
@@ -92,6 +93,8 @@ def write_midi(score: symusic.Score, path: str | os.PathLike[str]) -> Path:
     os.close(fd)
     try:
         _as_ticks(score).dump_midi(tmp)
+        # mkstemp makes the file private (0600): give it the usual mode.
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -18,6 +18,7 @@ import numpy as np
 import symusic
 
 from torchmusic.errors import ParameterError
+from torchmusic.symbolic._mode import FILE_MODE
 from torchmusic.symbolic.midi import DEFAULT_VELOCITY, merge_tracks, notes_to_score
 
 LOWEST_PITCH = 21
@@ -197,6 +198,8 @@ def plot_pianoroll(
     os.close(fd)
     try:
         fig.savefig(tmp)
+        # mkstemp makes the file private (0600): give it the usual mode.
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

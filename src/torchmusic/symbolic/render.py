@@ -17,6 +17,7 @@ import numpy as np
 import symusic
 
 from torchmusic.errors import DependencyError, ParameterError
+from torchmusic.symbolic._mode import FILE_MODE
 from torchmusic.symbolic.midi import write_midi
 
 
@@ -82,6 +83,8 @@ def render_wav(
     os.close(fd)
     try:
         sf.write(part, audio, int(sr), subtype="PCM_16")
+        # mkstemp makes the file private (0600): give it the usual mode.
+        os.chmod(part, FILE_MODE)
         os.replace(part, path)
     except BaseException:
         Path(part).unlink(missing_ok=True)
