@@ -331,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kits", type=Path, default=None, help="Hydrogen drumkits folder")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0, help="seed of the kit folds")
+    parser.add_argument(
+        "--only-folds",
+        default=None,
+        help="comma-separated fold indices to run (e.g. 1,2), to spread folds over "
+        "processes; the table then covers only those folds",
+    )
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument(
@@ -381,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--ship-only needs --ship MODEL")
         return _ship_only(args, manifest=manifest, samples=samples)
     folds = kit_disjoint_splits(samples, n_splits=args.folds, seed=args.seed)
+    if args.only_folds:
+        keep = {int(i) for i in args.only_folds.split(",")}
+        folds = [f for i, f in enumerate(folds) if i in keep]
     per_fold: dict[str, list[dict[str, Any]]] = {"majority": []} | {m: [] for m in models}
     fold_info = []
     t_start = time.perf_counter()
