@@ -12,36 +12,42 @@ string metadata holds
 
 safetensors stores raw tensor bytes and a JSON header only, so loading a file from
 an untrusted source never executes code (unlike pickle-based ``torch.save`` files,
-which are refused with a message saying why).
+which are refused with a message saying why). Writing and verifying that container
+is shared with the other torchmusic file formats (:mod:`torchmusic.models.container`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
-import struct
 from pathlib import Path
 from typing import Any
 
-import safetensors
-import safetensors.torch
 import torch
 from torch import nn
 
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.features.config import FeatureConfig
 from torchmusic.models.classify.registry import architecture_of, get_classifier, make_config
+from torchmusic.models.container import (  # noqa: F401 (helpers re-exported for old importers)
+    _json,
+    _refuse_pickle,
+    _sha256,
+    _split_safetensors,
+    load_weights,
+    read_container,
+    spec_from_dict,
+    spec_to_json,
+    spec_with_model_config,
+    write_container,
+)
 from torchmusic.pretrained import resolve_model
 
 FORMAT_NAME = "torchmusic.classifier"
 #: Bumped when the layout or the spec's meaning changes incompatibly.
 FORMAT_VERSION = 1
-
-# safetensors' own cap on the JSON header; larger values mean a corrupt length field.
-_MAX_HEADER_BYTES = 100_000_000
 
 
 @dataclasses.dataclass
@@ -96,21 +102,7 @@ class ClassifierSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClassifierSpec:
         """Inverse of :meth:`to_dict`; unknown or missing keys are a :class:`ParameterError`."""
-        if not isinstance(data, dict):
-            raise ParameterError(f"spec must be a JSON object, got {type(data).__name__}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(fields))
-        required = [
-            n
-            for n, f in fields.items()
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        ]
-        missing = [n for n in required if n not in data]
-        if unknown or missing:
-            raise ParameterError(
-                f"spec has unknown keys {unknown} / lacks keys {missing}; expected {sorted(fields)}"
-            )
-        return cls(**data)
+        return spec_from_dict(cls, data)
 
 
 def feature_bins(feature: FeatureConfig) -> int:
@@ -198,59 +190,6 @@ def check_feature_match(spec: ClassifierSpec, requested: FeatureConfig) -> None:
         raise DataError("feature settings differ from the model's: " + "; ".join(diffs))
 
 
-def _json(value: Any) -> str:
-    def default(o: Any) -> Any:
-        if hasattr(o, "tolist"):  # numpy / torch scalars and arrays
-            return o.tolist()
-        if isinstance(o, os.PathLike):
-            return os.fspath(o)
-        raise TypeError(f"{type(o).__name__} is not JSON-serialisable")
-
-    return json.dumps(value, sort_keys=True, default=default, allow_nan=False)
-
-
-def _sha256(data: bytes | memoryview) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _split_safetensors(raw: bytes, path: Path) -> tuple[dict[str, Any], int]:
-    """``(header, data_start)`` of safetensors bytes.
-
-    The layout (8-byte little-endian header length, JSON header, tensor bytes) is
-    read here only to reach the metadata and the payload for the checksum; the
-    tensors themselves are decoded by the safetensors library.
-    """
-    if len(raw) < 8:
-        raise DataError(f"model file {path} is truncated ({len(raw)} bytes)")
-    (n,) = struct.unpack("<Q", raw[:8])
-    if n > _MAX_HEADER_BYTES or 8 + n > len(raw):
-        raise DataError(
-            f"model file {path} is not a safetensors file or is truncated (header of {n} bytes "
-            f"in a file of {len(raw)} bytes)"
-        )
-    try:
-        header = json.loads(raw[8 : 8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"model file {path} has a corrupt safetensors header: {exc}") from exc
-    if not isinstance(header, dict):
-        raise DataError(f"model file {path} has a corrupt safetensors header")
-    return header, 8 + n
-
-
-def _refuse_pickle(raw: bytes, path: Path) -> None:
-    # torch.save writes a zip archive (new format) or a bare pickle (legacy, protocol
-    # >= 2 starts with 0x80). Both unpickle, i.e. can run code, so neither is read.
-    # A safetensors header always starts with "{" after the 8-byte length (whose
-    # first byte may well be 0x80), so that is checked first.
-    if raw[8:9] == b"{":
-        return
-    if raw[:4] == b"PK\x03\x04" or raw[:1] == b"\x80":
-        raise DataError(
-            f"model file {path} is a pickled PyTorch file (torch.save); torchmusic only "
-            "loads .safetensors model files, because unpickling can execute arbitrary code"
-        )
-
-
 def save_classifier(path: str | os.PathLike[str], model: nn.Module, spec: ClassifierSpec) -> Path:
     """Write ``model`` and ``spec`` to one safetensors model file, atomically.
 
@@ -291,91 +230,24 @@ def save_classifier(path: str | os.PathLike[str], model: nn.Module, spec: Classi
         raise ParameterError(
             f"spec.architecture={spec.architecture!r} but the model is a {arch!r} classifier"
         )
-    model_config = json.loads(_json(dataclasses.asdict(model.config)))
-    if spec.model_config and json.loads(_json(spec.model_config)) != model_config:
-        raise ParameterError(
-            f"spec.model_config={spec.model_config!r} differs from the model's config "
-            f"{model_config!r}; leave it empty to take the model's"
-        )
-    spec = dataclasses.replace(spec, model_config=model_config)
+    spec = spec_with_model_config(spec, model)
     validate_spec(spec)
-    try:
-        spec_json = _json(spec.to_dict())
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"spec is not JSON-serialisable: {exc}") from exc
-
-    # Clones: safetensors refuses tensors that share memory (tied or viewed weights).
-    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    # The payload (tensor bytes) does not depend on the metadata, so its digest can be
-    # taken from a metadata-free serialisation and then stored in the final one.
-    _, start = _split_safetensors(bare := safetensors.torch.save(tensors), Path(path))
-    from torchmusic import __version__
-
-    metadata = {
-        "format": FORMAT_NAME,
-        "format_version": str(FORMAT_VERSION),
-        "torchmusic_version": __version__,
-        "spec": spec_json,
-        "spec_sha256": _sha256(spec_json.encode()),
-        "payload_sha256": _sha256(memoryview(bare)[start:]),
-    }
-    blob = safetensors.torch.save(tensors, metadata=metadata)
-    _, start = _split_safetensors(blob, Path(path))
-    assert _sha256(memoryview(blob)[start:]) == metadata["payload_sha256"]
-
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)  # atomic: readers see the old file or the new one
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    spec_json = spec_to_json(spec)
+    return write_container(
+        path,
+        model.state_dict(),
+        format_name=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        spec_json=spec_json,
+    )
 
 
 def _read_verified(path: Path) -> tuple[bytes, ClassifierSpec, Any]:
     """Raw bytes, spec and model config of a model file, all checks passed."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read model file {path}: {exc.strerror or exc}") from exc
-    _refuse_pickle(raw, path)
-    header, start = _split_safetensors(raw, path)
-    meta = header.get("__metadata__")
-    # Other torchmusic model files say which command uses them.
-    other = {
-        "torchmusic.generator": "a generator model file: use it with `torchmusic generate`",
-        "torchmusic.embedder": "an embedding model file: use it with `torchmusic embed`",
-    }
-    if isinstance(meta, dict) and meta.get("format") in other:
-        raise DataError(f"{path} is {other[meta['format']]}, not a classifier model file")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise DataError(
-            f"{path} is a safetensors file but not a torchmusic classifier model file "
-            f"(no '{FORMAT_NAME}' metadata)"
-        )
-    version = meta.get("format_version", "")
-    if not version.isdigit() or int(version) > FORMAT_VERSION:
-        raise DataError(
-            f"model file {path} has format version {version!r}; this torchmusic reads "
-            f"versions <= {FORMAT_VERSION} (written by torchmusic "
-            f"{meta.get('torchmusic_version', '?')}: upgrade torchmusic)"
-        )
-    if _sha256(memoryview(raw)[start:]) != meta.get("payload_sha256"):
-        raise DataError(
-            f"model file {path} is corrupt or truncated: the checksum of its weights does not "
-            "match the one recorded when it was saved"
-        )
+    raw, meta, _, _ = read_container(
+        path, format_name=FORMAT_NAME, format_version=FORMAT_VERSION, what="classifier model file"
+    )
     spec_json = meta.get("spec", "")
-    if _sha256(spec_json.encode()) != meta.get("spec_sha256"):
-        raise DataError(
-            f"model file {path} is corrupt: the checksum of its spec does not match the one "
-            "recorded when it was saved"
-        )
     try:
         spec = ClassifierSpec.from_dict(json.loads(spec_json))
         config = validate_spec(spec)
@@ -437,23 +309,13 @@ def load_classifier(
     """
     p = resolve_model(path)
     raw, spec, config = _read_verified(p)
-    try:
-        tensors = safetensors.torch.load(raw)
-    except safetensors.SafetensorError as exc:
-        raise DataError(f"model file {p} has corrupt tensor data: {exc}") from exc
     _, model_cls = get_classifier(spec.architecture)
-    model = model_cls(config)
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:  # missing / unexpected keys, wrong shapes
-        raise DataError(
-            f"model file {p}: its weights do not fit a {spec.architecture!r} model with its "
-            f"config: {exc}"
-        ) from exc
-    try:
-        model = model.to(device)
-    # torch raises RuntimeError for a bad device string and AssertionError for CUDA
-    # on a CPU-only build.
-    except (RuntimeError, AssertionError) as exc:
-        raise ParameterError(f"device={device!r} is not usable: {exc}") from exc
-    return model.eval(), spec
+    model = load_weights(
+        model_cls(config),
+        raw,
+        path=p,
+        what="model file",
+        architecture=spec.architecture,
+        device=device,
+    )
+    return model, spec

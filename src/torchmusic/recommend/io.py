@@ -10,8 +10,8 @@ needs at recommendation time (plays as CSR arrays, tag assignments) under
 - ``payload_sha256`` / ``meta_sha256``: digests that make a truncated or edited file
   fail loudly instead of recommending nonsense.
 
-The safetensors checks and the refusal of pickled files are shared with the
-classifier model files (:mod:`torchmusic.models.modelfile`).
+Writing, the safetensors checks and the refusal of pickled files are shared with
+the model files (:mod:`torchmusic.models.container`).
 """
 
 from __future__ import annotations
@@ -102,8 +102,7 @@ def save_recommender(model: Recommender, path: str | os.PathLike[str]) -> Path:
     >>> save_recommender(ALSRecommender().fit(train), "als.safetensors")  # doctest: +SKIP
     PosixPath('als.safetensors')
     """
-    from torchmusic import __version__
-    from torchmusic.models.modelfile import _json, _sha256, _split_safetensors
+    from torchmusic.models.container import _json, write_container
 
     if not isinstance(model, Recommender):
         raise ParameterError(f"model must be a Recommender, got {type(model).__name__}")
@@ -120,31 +119,15 @@ def save_recommender(model: Recommender, path: str | os.PathLike[str]) -> Path:
         "tags": data.tags.tolist(),
     }
     meta = {"kind": model.kind, "config": model.get_config(), "index": index}
-    meta_json = _json(meta)
-    bare = safetensors.numpy.save(arrays)
-    _, start = _split_safetensors(bare, Path(path))
-    metadata = {
-        "format": FORMAT_NAME,
-        "format_version": str(FORMAT_VERSION),
-        "torchmusic_version": __version__,
-        "kind": model.kind,
-        "meta": meta_json,
-        "meta_sha256": _sha256(meta_json.encode()),
-        "payload_sha256": _sha256(memoryview(bare)[start:]),
-    }
-    blob = safetensors.numpy.save(arrays, metadata=metadata)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)  # readers see the old file or the new one, never half
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return write_container(
+        path,
+        arrays,
+        format_name=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        spec_json=_json(meta),
+        spec_key="meta",
+        extra_metadata={"kind": model.kind},
+    )
 
 
 def load_recommender(path: str | os.PathLike[str]) -> Recommender:
@@ -160,32 +143,18 @@ def load_recommender(path: str | os.PathLike[str]) -> Recommender:
     >>> model = load_recommender("als.safetensors")  # doctest: +SKIP
     >>> model.recommend("2", k=3)  # doctest: +SKIP
     """
-    from torchmusic.models.modelfile import _refuse_pickle, _sha256, _split_safetensors
+    from torchmusic.models.container import read_container
 
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read recommender file {p}: {exc.strerror or exc}") from exc
-    _refuse_pickle(raw, p)
-    header, start = _split_safetensors(raw, p)
-    meta = header.get("__metadata__")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise DataError(
-            f"{p} is a safetensors file but not a torchmusic recommender file "
-            f"(no '{FORMAT_NAME}' metadata)"
-        )
-    version = meta.get("format_version", "")
-    if not version.isdigit() or int(version) > FORMAT_VERSION:
-        raise DataError(
-            f"recommender file {p} has format version {version!r}; this torchmusic reads "
-            f"versions <= {FORMAT_VERSION} (upgrade torchmusic)"
-        )
-    if _sha256(memoryview(raw)[start:]) != meta.get("payload_sha256"):
-        raise DataError(f"recommender file {p} is corrupt or truncated (array checksum mismatch)")
+    raw, meta, _, _ = read_container(
+        p,
+        format_name=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        what="recommender file",
+        spec_key="meta",
+        payload="arrays",
+    )
     meta_json = meta.get("meta", "")
-    if _sha256(meta_json.encode()) != meta.get("meta_sha256"):
-        raise DataError(f"recommender file {p} is corrupt (metadata checksum mismatch)")
     try:
         info = json.loads(meta_json)
         arrays = safetensors.numpy.load(raw)

@@ -1,7 +1,7 @@
 """Embedding model files: one ``.safetensors`` file with the weights and everything to use them.
 
-The layout mirrors classifier model files (:mod:`torchmusic.models.modelfile`, whose
-helpers it uses): safetensors tensors plus string metadata holding ``format`` =
+The layout is the shared torchmusic container (:mod:`torchmusic.models.container`,
+which writes and verifies it): safetensors tensors plus string metadata holding ``format`` =
 ``"torchmusic.embedder"``, ``format_version``, ``torchmusic_version``, ``spec`` (an
 :class:`EmbeddingModelSpec` as JSON) and the ``payload_sha256`` / ``spec_sha256``
 digests that make a truncated or tampered file a :class:`DataError`. Loading never
@@ -22,26 +22,25 @@ import os
 from pathlib import Path
 from typing import Any
 
-import safetensors
-import safetensors.torch
 import torch
 from torch import nn
 
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.features.config import FeatureConfig
+from torchmusic.models.container import (
+    load_weights,
+    read_container,
+    spec_from_dict,
+    spec_to_json,
+    spec_with_model_config,
+    write_container,
+)
 from torchmusic.models.embed.registry import (
     EMBEDDERS,
     embedder_architecture_of,
     make_embedder_config,
 )
-from torchmusic.models.modelfile import (
-    _json,
-    _refuse_pickle,
-    _sha256,
-    _split_safetensors,
-    clip_frames,
-    feature_bins,
-)
+from torchmusic.models.modelfile import clip_frames, feature_bins
 
 FORMAT_NAME = "torchmusic.embedder"
 #: Bumped when the layout or the spec's meaning changes incompatibly.
@@ -91,16 +90,7 @@ class EmbeddingModelSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EmbeddingModelSpec:
         """Inverse of :meth:`to_dict`; unknown or missing keys are a :class:`ParameterError`."""
-        if not isinstance(data, dict):
-            raise ParameterError(f"spec must be a JSON object, got {type(data).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        required = {"architecture", "model_config", "feature", "clip_seconds"}
-        if set(data) - names or required - set(data):
-            raise ParameterError(
-                f"spec has unknown keys {sorted(set(data) - names)} / lacks keys "
-                f"{sorted(required - set(data))}; expected {sorted(names)}"
-            )
-        return cls(**data)
+        return spec_from_dict(cls, data)
 
 
 def validate_embedding_spec(spec: EmbeddingModelSpec) -> Any:
@@ -161,42 +151,16 @@ def save_embedding_model(
     arch = embedder_architecture_of(model)
     if arch != spec.architecture:
         raise ParameterError(f"spec.architecture={spec.architecture!r} but the model is {arch!r}")
-    model_config = json.loads(_json(dataclasses.asdict(model.config)))
-    if spec.model_config and json.loads(_json(spec.model_config)) != model_config:
-        raise ParameterError(
-            f"spec.model_config={spec.model_config!r} differs from the model's {model_config!r}"
-        )
-    spec = dataclasses.replace(spec, model_config=model_config)
+    spec = spec_with_model_config(spec, model)
     validate_embedding_spec(spec)
-    try:
-        spec_json = _json(spec.to_dict())
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"spec is not JSON-serialisable: {exc}") from exc
-    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    _, start = _split_safetensors(bare := safetensors.torch.save(tensors), Path(path))
-    from torchmusic import __version__
-
-    metadata = {
-        "format": FORMAT_NAME,
-        "format_version": str(FORMAT_VERSION),
-        "torchmusic_version": __version__,
-        "spec": spec_json,
-        "spec_sha256": _sha256(spec_json.encode()),
-        "payload_sha256": _sha256(memoryview(bare)[start:]),
-    }
-    blob = safetensors.torch.save(tensors, metadata=metadata)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)  # atomic: readers see the old file or the new one
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    spec_json = spec_to_json(spec)
+    return write_container(
+        path,
+        model.state_dict(),
+        format_name=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        spec_json=spec_json,
+    )
 
 
 def read_model_metadata(path: str | os.PathLike[str]) -> tuple[bytes, dict[str, str], int]:
@@ -210,23 +174,9 @@ def read_model_metadata(path: str | os.PathLike[str]) -> tuple[bytes, dict[str, 
     DataError
         Missing, unreadable, pickled, not a torchmusic file, or corrupt.
     """
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read model file {p}: {exc.strerror or exc}") from exc
-    _refuse_pickle(raw, p)
-    header, start = _split_safetensors(raw, p)
-    meta = header.get("__metadata__")
-    if not isinstance(meta, dict) or not str(meta.get("format", "")).startswith("torchmusic."):
-        raise DataError(f"{p} is not a torchmusic model file (no torchmusic 'format' metadata)")
-    if _sha256(memoryview(raw)[start:]) != meta.get("payload_sha256"):
-        raise DataError(
-            f"model file {p} is corrupt or truncated: the checksum of its weights does not "
-            "match the one recorded when it was saved"
-        )
-    if _sha256(str(meta.get("spec", "")).encode()) != meta.get("spec_sha256"):
-        raise DataError(f"model file {p} is corrupt: its spec checksum does not match")
+    raw, meta, _, start = read_container(
+        path, format_name=None, format_version=None, what="model file"
+    )
     return raw, meta, start
 
 
@@ -248,20 +198,11 @@ def model_fingerprint(path: str | os.PathLike[str]) -> str:
 
 
 def _read_verified(path: Path) -> tuple[bytes, EmbeddingModelSpec, Any, dict[str, str]]:
-    raw, meta, _ = read_model_metadata(path)
-    if meta.get("format") != FORMAT_NAME:
-        raise DataError(
-            f"{path} is a {meta.get('format')!r} file, not an embedding model file "
-            f"({FORMAT_NAME!r})"
-        )
-    version = str(meta.get("format_version", ""))
-    if not version.isdigit() or int(version) > FORMAT_VERSION:
-        raise DataError(
-            f"embedding model file {path} has format version {version!r}; this torchmusic "
-            f"reads versions <= {FORMAT_VERSION}: upgrade torchmusic"
-        )
+    raw, meta, _, _ = read_container(
+        path, format_name=FORMAT_NAME, format_version=FORMAT_VERSION, what="embedding model file"
+    )
     try:
-        spec = EmbeddingModelSpec.from_dict(json.loads(meta["spec"]))
+        spec = EmbeddingModelSpec.from_dict(json.loads(meta.get("spec", "")))
         config = validate_embedding_spec(spec)
     except json.JSONDecodeError as exc:
         raise DataError(f"embedding model file {path} has an unreadable spec: {exc}") from exc
@@ -306,20 +247,12 @@ def load_embedding_model(
     """
     p = Path(path)
     raw, spec, config, _ = _read_verified(p)
-    try:
-        tensors = safetensors.torch.load(raw)
-    except safetensors.SafetensorError as exc:
-        raise DataError(f"embedding model file {p} has corrupt tensor data: {exc}") from exc
-    model = EMBEDDERS[spec.architecture][1](config)
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        raise DataError(
-            f"embedding model file {p}: its weights do not fit a {spec.architecture!r} network "
-            f"with its config: {exc}"
-        ) from exc
-    try:
-        model = model.to(device)
-    except (RuntimeError, AssertionError) as exc:
-        raise ParameterError(f"device={device!r} is not usable: {exc}") from exc
-    return model.eval(), spec
+    model = load_weights(
+        EMBEDDERS[spec.architecture][1](config),
+        raw,
+        path=p,
+        what="embedding model file",
+        architecture=spec.architecture,
+        device=device,
+    )
+    return model, spec

@@ -7,8 +7,8 @@ JSON: architecture and config, the miditok tokenizer's settings, the condition
 vocabulary, the kind of model, metrics) and the ``payload_sha256`` / ``spec_sha256``
 digests, so a truncated or tampered file is refused. Loading never unpickles.
 
-The safetensors/checksum helpers are imported from ``modelfile`` so both formats
-are read and verified by the same code.
+Writing and verifying the container is shared with the other formats
+(:mod:`torchmusic.models.container`), so all are read and checked by the same code.
 """
 
 from __future__ import annotations
@@ -19,14 +19,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-import safetensors
-import safetensors.torch
 import torch
 from torch import nn
 
 from torchmusic.errors import DataError, ParameterError
+from torchmusic.models.container import (
+    load_weights,
+    read_container,
+    spec_from_dict,
+    spec_to_json,
+    spec_with_model_config,
+    write_container,
+)
 from torchmusic.models.modelfile import FORMAT_NAME as CLASSIFIER_FORMAT
-from torchmusic.models.modelfile import _json, _refuse_pickle, _sha256, _split_safetensors
 from torchmusic.models.symbolic.registry import (
     GENERATOR_KINDS,
     KINDS,
@@ -89,21 +94,7 @@ class GeneratorSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GeneratorSpec:
         """Inverse of :meth:`to_dict`; unknown or missing keys are a :class:`ParameterError`."""
-        if not isinstance(data, dict):
-            raise ParameterError(f"spec must be a JSON object, got {type(data).__name__}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(fields))
-        required = [
-            n
-            for n, f in fields.items()
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        ]
-        missing = [n for n in required if n not in data]
-        if unknown or missing:
-            raise ParameterError(
-                f"spec has unknown keys {unknown} / lacks keys {missing}; expected {sorted(fields)}"
-            )
-        return cls(**data)
+        return spec_from_dict(cls, data)
 
 
 def validate_generator_spec(spec: GeneratorSpec) -> Any:
@@ -174,51 +165,16 @@ def save_generator(path: str | os.PathLike[str], model: nn.Module, spec: Generat
         raise ParameterError(
             f"spec.architecture={spec.architecture!r} but the model is a {arch!r} generator"
         )
-    model_config = json.loads(_json(dataclasses.asdict(model.config)))
-    if spec.model_config and json.loads(_json(spec.model_config)) != model_config:
-        raise ParameterError(
-            f"spec.model_config={spec.model_config!r} differs from the model's config "
-            f"{model_config!r}; leave it empty to take the model's"
-        )
-    spec = dataclasses.replace(spec, model_config=model_config)
+    spec = spec_with_model_config(spec, model)
     validate_generator_spec(spec)
-    try:
-        spec_json = _json(spec.to_dict())
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"spec is not JSON-serialisable: {exc}") from exc
-
-    # Clones: safetensors refuses tensors that share memory, and tied weights
-    # (token embedding = output layer) do; loading re-ties them via the module.
-    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    # The payload digest does not depend on the metadata: take it from a
-    # metadata-free serialisation, then store it in the final one.
-    _, start = _split_safetensors(bare := safetensors.torch.save(tensors), Path(path))
-    from torchmusic import __version__
-
-    metadata = {
-        "format": FORMAT_NAME,
-        "format_version": str(FORMAT_VERSION),
-        "torchmusic_version": __version__,
-        "spec": spec_json,
-        "spec_sha256": _sha256(spec_json.encode()),
-        "payload_sha256": _sha256(memoryview(bare)[start:]),
-    }
-    blob = safetensors.torch.save(tensors, metadata=metadata)
-    _, start = _split_safetensors(blob, Path(path))
-    assert _sha256(memoryview(blob)[start:]) == metadata["payload_sha256"]
-
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)  # atomic: readers see the old file or the new one
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    spec_json = spec_to_json(spec)
+    return write_container(
+        path,
+        model.state_dict(),
+        format_name=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        spec_json=spec_json,
+    )
 
 
 def _check_kind(path: Path, spec: GeneratorSpec, kind: str | tuple[str, ...] | None) -> None:
@@ -234,43 +190,10 @@ def _check_kind(path: Path, spec: GeneratorSpec, kind: str | tuple[str, ...] | N
 
 def _read_verified(path: Path) -> tuple[bytes, GeneratorSpec, Any]:
     """Raw bytes, spec and model config of a generator file, all checks passed."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read model file {path}: {exc.strerror or exc}") from exc
-    _refuse_pickle(raw, path)
-    header, start = _split_safetensors(raw, path)
-    meta = header.get("__metadata__")
-    fmt = meta.get("format") if isinstance(meta, dict) else None
-    if fmt == CLASSIFIER_FORMAT:
-        raise DataError(
-            f"{path} is an audio classifier model file ({CLASSIFIER_FORMAT}), used by "
-            f"'{COMMANDS[CLASSIFIER_FORMAT]}'; generation needs a generator model file "
-            f"({FORMAT_NAME}) written by 'torchmusic train lm'"
-        )
-    if fmt != FORMAT_NAME:
-        raise DataError(
-            f"{path} is a safetensors file but not a torchmusic generator model file "
-            f"(no '{FORMAT_NAME}' metadata; format={fmt!r})"
-        )
-    version = meta.get("format_version", "")
-    if not version.isdigit() or int(version) > FORMAT_VERSION:
-        raise DataError(
-            f"model file {path} has format version {version!r}; this torchmusic reads "
-            f"versions <= {FORMAT_VERSION} (written by torchmusic "
-            f"{meta.get('torchmusic_version', '?')}: upgrade torchmusic)"
-        )
-    if _sha256(memoryview(raw)[start:]) != meta.get("payload_sha256"):
-        raise DataError(
-            f"model file {path} is corrupt or truncated: the checksum of its weights does not "
-            "match the one recorded when it was saved"
-        )
+    raw, meta, _, _ = read_container(
+        path, format_name=FORMAT_NAME, format_version=FORMAT_VERSION, what="generator model file"
+    )
     spec_json = meta.get("spec", "")
-    if _sha256(spec_json.encode()) != meta.get("spec_sha256"):
-        raise DataError(
-            f"model file {path} is corrupt: the checksum of its spec does not match the one "
-            "recorded when it was saved"
-        )
     try:
         spec = GeneratorSpec.from_dict(json.loads(spec_json))
         config = validate_generator_spec(spec)
@@ -342,23 +265,13 @@ def load_generator(
     p = resolve_model(path)
     raw, spec, config = _read_verified(p)
     _check_kind(p, spec, kind)
-    try:
-        tensors = safetensors.torch.load(raw)
-    except safetensors.SafetensorError as exc:
-        raise DataError(f"model file {p} has corrupt tensor data: {exc}") from exc
     _, model_cls = get_generator(spec.architecture)
-    model = model_cls(config)
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:  # missing / unexpected keys, wrong shapes
-        raise DataError(
-            f"model file {p}: its weights do not fit a {spec.architecture!r} model with its "
-            f"config: {exc}"
-        ) from exc
-    try:
-        model = model.to(device)
-    # torch raises RuntimeError for a bad device string and AssertionError for CUDA
-    # on a CPU-only build.
-    except (RuntimeError, AssertionError) as exc:
-        raise ParameterError(f"device={device!r} is not usable: {exc}") from exc
-    return model.eval(), spec
+    model = load_weights(
+        model_cls(config),
+        raw,
+        path=p,
+        what="model file",
+        architecture=spec.architecture,
+        device=device,
+    )
+    return model, spec
