@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from torchmusic.data.clips import window_starts
-from torchmusic.data.tracks import feature_pad_value, fit_length
 from torchmusic.errors import ParameterError
 from torchmusic.features.config import FeatureConfig
+from torchmusic.serve.windows import feature_windows
 
 
 def clip_windows(
@@ -21,13 +20,11 @@ def clip_windows(
 ) -> torch.Tensor:
     """Feature windows of a mono waveform, each ``n_frames`` frames of a ``clip_seconds`` clip.
 
-    Features are computed once for the whole signal and sliced, with the same
-    window starts and padding as
+    Features are computed once for the whole signal and sliced by
+    :func:`torchmusic.serve.windows.feature_windows`, the function behind
     :meth:`torchmusic.serve.predict.Predictor.window_features` (so a classifier
-    used as an embedder sees exactly what it sees when predicting; a test checks
-    that the two agree). This function exists because that method is bound to a
-    loaded classifier; it uses the same building blocks (``window_starts``,
-    ``fit_length``, ``feature_pad_value``).
+    used as an embedder sees exactly what it sees when predicting); this wrapper
+    takes seconds instead of samples.
 
     Parameters
     ----------
@@ -64,15 +61,12 @@ def clip_windows(
             f"clip_seconds={clip_seconds!r} and hop_seconds={hop_seconds!r} must be positive"
         )
     sr = feature.sr
-    clip_n, hop_n = round(clip_seconds * sr), max(1, round(hop_seconds * sr))
-    starts = window_starts(y.shape[-1], clip=clip_n, hop=hop_n, last="pad")
-    with torch.inference_mode():
-        feats = feature.compute(y.to(device, torch.float32)).float()
-    hop = feature.hop_length
-    first = torch.tensor([round(s / hop) for s in starts], device=feats.device)
-    need = int(first[-1]) + n_frames
-    if feats.shape[-1] < need:
-        pad = feature_pad_value(feats.cpu().numpy(), feature)
-        feats = fit_length(feats, need, pad_value=pad)
-    index = first[:, None] + torch.arange(n_frames, device=feats.device)
-    return feats[:, index].permute(1, 0, 2).contiguous()
+    windows, _ = feature_windows(
+        y,
+        feature=feature,
+        clip_n=round(clip_seconds * sr),
+        hop_n=max(1, round(hop_seconds * sr)),
+        n_frames=n_frames,
+        device=device,
+    )
+    return windows

@@ -26,13 +26,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from torchmusic import audio
-from torchmusic.data.clips import window_starts
 from torchmusic.data.discover import AUDIO_EXTENSIONS, collect_inputs
 from torchmusic.data.extract import FailedFile
-from torchmusic.data.tracks import feature_pad_value, fit_length
 from torchmusic.errors import ParameterError, TorchMusicError
 from torchmusic.models.modelfile import ClassifierSpec, load_classifier, validate_spec
 from torchmusic.pretrained import resolve_model
+from torchmusic.serve.windows import feature_windows
 
 #: ``(label, probability)`` pairs, most probable first.
 Ranked = list[tuple[str, float]]
@@ -243,26 +242,17 @@ class Predictor:
         >>> windows.shape, spans[-1]  # 3 s clips  # doctest: +SKIP
         (torch.Size([2, 128, 130]), (3.0, 5.0))
         """
-        if y.ndim != 1 or y.numel() == 0:
-            raise ParameterError(f"y must be a non-empty 1-D waveform, got shape {tuple(y.shape)}")
-        n = y.shape[-1]
-        starts = window_starts(n, clip=self._clip_n, hop=self._hop_n, last="pad")
-        with torch.inference_mode():  # no autograd graph for the whole file's STFT
-            feats = self.feature.compute(y.to(self.device, torch.float32)).float()
-        # Windows are cut exactly as the training datasets cut clips from cached
-        # whole-track features (TrackDataset._cached_features): start frame
-        # round(start / hop_length), the end padded with the silence level.
-        hop = self.feature.hop_length
-        first = torch.tensor([round(s / hop) for s in starts], device=feats.device)
-        need = int(first[-1]) + self.n_frames
-        if feats.shape[-1] < need:
-            pad = feature_pad_value(feats.cpu().numpy(), self.feature)
-            feats = fit_length(feats, need, pad_value=pad)
-        index = first[:, None] + torch.arange(self.n_frames, device=feats.device)
-        windows = feats[:, index].permute(1, 0, 2)  # (n_windows, n_bins, n_frames)
-        sr = self.feature.sr
+        windows, starts = feature_windows(
+            y,
+            feature=self.feature,
+            clip_n=self._clip_n,
+            hop_n=self._hop_n,
+            n_frames=self.n_frames,
+            device=self.device,
+        )
+        n, sr = y.shape[-1], self.feature.sr
         spans = [(s / sr, min(s + self._clip_n, n) / sr) for s in starts]
-        return windows.contiguous(), spans
+        return windows, spans
 
     def predict_windows(self, windows: torch.Tensor) -> torch.Tensor:
         """Probabilities of feature windows, run through the model in batches.
