@@ -43,13 +43,14 @@ from lightning.pytorch.callbacks import (
 )
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from torchmusic.errors import DataError, ParameterError
+from torchmusic.errors import ParameterError
 from torchmusic.training.config import TrainConfig
 from torchmusic.training.data import TEST, TRAIN, VALID, load_tracks, split_table, split_tracks
 from torchmusic.training.datamodule import ClassificationData
 from torchmusic.training.engine import (
     LAST_CKPT,
     Throughput,
+    check_run_dir,
     is_global_zero,
     latest_checkpoint,
     quiet_lightning,
@@ -95,37 +96,6 @@ def default_run_dir(cfg: TrainConfig) -> Path:
     if name in ("manifest", "metadata", "index", "tracks") and not data.is_dir():
         name = data.parent.name
     return Path("runs") / f"{name}-{cfg.model}"
-
-
-def _check_run_dir(cfg: TrainConfig, run_dir: Path) -> Path | None:
-    """The checkpoint to resume from (None: fresh run); refuses to clobber a run."""
-    last = run_dir / "checkpoints" / LAST_CKPT
-    if not cfg.resume:
-        if last.exists():
-            raise DataError(
-                f"run folder {str(run_dir)!r} already holds a run ({last}); pass --resume to "
-                "continue it, or choose another --out"
-            )
-        return None
-    saved = run_dir / "config.yaml"
-    if saved.is_file():
-        old = TrainConfig.from_yaml(saved).identity()
-        new = cfg.identity()
-        diffs = [f"{k}: run {old[k]!r}, now {new[k]!r}" for k in old if old[k] != new[k]]
-        if diffs:
-            raise ParameterError(
-                f"cannot resume {str(run_dir)!r} with different settings ("
-                + "; ".join(diffs)
-                + "); use the run's own settings or start a new run with another --out"
-            )
-    if not last.is_file():
-        print(
-            f"torchmusic: nothing to resume in {run_dir} (no checkpoints/{LAST_CKPT}); "
-            "starting from scratch",
-            file=sys.stderr,
-        )
-        return None
-    return last
 
 
 # -- the job ------------------------------------------------------------------------------
@@ -183,7 +153,7 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     cfg = cfg.validate().with_absolute_paths()
     run_dir = Path(cfg.out_dir) if cfg.out_dir else default_run_dir(cfg).resolve()
     cfg.out_dir = str(run_dir)
-    ckpt_path = _check_run_dir(cfg, run_dir)
+    ckpt_path = check_run_dir(cfg, run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.model == "mfcc-svm":
         return _train_baseline(cfg, run_dir, progress=progress)

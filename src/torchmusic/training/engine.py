@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+from torchmusic.errors import DataError, ParameterError
 
 LAST_CKPT = "last.ckpt"
 
@@ -144,3 +147,46 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def check_run_dir(cfg: Any, run_dir: Path) -> Path | None:
+    """The checkpoint to resume from (None: a fresh run); refuses to clobber a run.
+
+    ``cfg`` is any of the training configs: it has ``resume``, ``identity()`` (the
+    settings a resumed run must share) and the class method ``from_yaml`` that reads
+    the run's saved ``config.yaml``.
+
+    Raises
+    ------
+    DataError
+        ``run_dir`` already holds a run and ``cfg.resume`` is False.
+    ParameterError
+        Resuming with settings that differ from the run's (the message lists them).
+    """
+    last = run_dir / "checkpoints" / LAST_CKPT
+    if not cfg.resume:
+        if last.exists():
+            raise DataError(
+                f"run folder {str(run_dir)!r} already holds a run ({last}); pass --resume to "
+                "continue it, or choose another --out"
+            )
+        return None
+    saved = run_dir / "config.yaml"
+    if saved.is_file():
+        old = type(cfg).from_yaml(saved).identity()
+        new = cfg.identity()
+        diffs = [f"{k}: run {old[k]!r}, now {new[k]!r}" for k in old if old[k] != new.get(k)]
+        if diffs:
+            raise ParameterError(
+                f"cannot resume {str(run_dir)!r} with different settings ("
+                + "; ".join(diffs)
+                + "); use the run's own settings or start a new run with another --out"
+            )
+    if not last.is_file():
+        print(
+            f"torchmusic: nothing to resume in {run_dir} (no checkpoints/{LAST_CKPT}); "
+            "starting from scratch",
+            file=sys.stderr,
+        )
+        return None
+    return last

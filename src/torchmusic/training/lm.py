@@ -53,6 +53,7 @@ from torchmusic.errors import DataError, ParameterError
 from torchmusic.training.engine import (
     LAST_CKPT,
     Throughput,
+    check_run_dir,
     is_global_zero,
     latest_checkpoint,
     quiet_lightning,
@@ -480,33 +481,6 @@ class StopAtMaxSteps(Callback):
 
 
 # -- run folder ---------------------------------------------------------------------------
-def _check_run_dir(cfg: LMTrainConfig, run_dir: Path) -> Path | None:
-    """The checkpoint to resume from (None: fresh run); refuses to clobber a run."""
-    last = run_dir / "checkpoints" / LAST_CKPT
-    if not cfg.resume:
-        if last.exists():
-            raise DataError(
-                f"run folder {str(run_dir)!r} already holds a run ({last}); pass --resume to "
-                "continue it, or choose another --out"
-            )
-        return None
-    saved = run_dir / "config.yaml"
-    if saved.is_file():
-        old = LMTrainConfig.from_yaml(saved).identity()
-        new = cfg.identity()
-        diffs = [f"{k}: run {old[k]!r}, now {new[k]!r}" for k in old if old[k] != new[k]]
-        if diffs:
-            raise ParameterError(
-                f"cannot resume {str(run_dir)!r} with different settings ("
-                + "; ".join(diffs)
-                + "); use the run's own settings or start a new run with another --out"
-            )
-    if not last.is_file():
-        print(f"torchmusic: nothing to resume in {run_dir}; starting from scratch", file=sys.stderr)
-        return None
-    return last
-
-
 def build_lm(cfg: LMTrainConfig, vocab_size: int) -> torch.nn.Module:
     """The network of ``cfg`` for a vocabulary of ``vocab_size`` ids."""
     from torchmusic.models.symbolic import build_generator
@@ -577,7 +551,7 @@ def train_lm(cfg: LMTrainConfig, *, progress: bool = True) -> LMResult:
     cfg.data = str(Path(cfg.data).expanduser().resolve())
     run_dir = Path(cfg.out_dir or Path("runs") / f"{Path(cfg.data).name}-{cfg.model}").resolve()
     cfg.out_dir = str(run_dir)
-    ckpt_path = _check_run_dir(cfg, run_dir)
+    ckpt_path = check_run_dir(cfg, run_dir)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)

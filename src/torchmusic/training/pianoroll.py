@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
-import sys
 import time
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -48,6 +47,7 @@ from torchmusic.errors import DataError, ParameterError
 from torchmusic.training.config import _coerce, _parse_scalar, _resolve_paths, _suggest
 from torchmusic.training.engine import (
     LAST_CKPT,
+    check_run_dir,
     is_global_zero,
     latest_checkpoint,
     quiet_lightning,
@@ -516,33 +516,6 @@ class PianoRollResult:
     metrics: dict[str, Any]
 
 
-def _check_run_dir(cfg: PianoRollTrainConfig, run_dir: Path) -> Path | None:
-    """The checkpoint to resume from (None: fresh run); refuses to clobber a run."""
-    last = run_dir / "checkpoints" / LAST_CKPT
-    if not cfg.resume:
-        if last.exists():
-            raise DataError(
-                f"run folder {str(run_dir)!r} already holds a run ({last}); pass --resume to "
-                "continue it, or choose another --out"
-            )
-        return None
-    saved = run_dir / "config.yaml"
-    if saved.is_file():
-        old = PianoRollTrainConfig.from_yaml(saved).identity()
-        new = cfg.identity()
-        diffs = [f"{k}: run {old[k]!r}, now {new[k]!r}" for k in old if old[k] != new[k]]
-        if diffs:
-            raise ParameterError(
-                f"cannot resume {str(run_dir)!r} with different settings ("
-                + "; ".join(diffs)
-                + "); use the run's own settings or start a new run with another --out"
-            )
-    if not last.is_file():
-        print(f"torchmusic: nothing to resume in {run_dir}; starting from scratch", file=sys.stderr)
-        return None
-    return last
-
-
 def load_pianoroll_data(path: str | os.PathLike[str]) -> dict[str, list[np.ndarray]]:
     """``split -> list of (T, 88) bool rolls`` of a JSB JSON file (DataError when unusable)."""
     from torchmusic.symbolic import load_jsb
@@ -600,7 +573,7 @@ def train_pianoroll(cfg: PianoRollTrainConfig, *, progress: bool = True) -> Pian
     cfg.data = str(Path(cfg.data).expanduser().resolve())
     run_dir = Path(cfg.out_dir or Path("runs") / f"{Path(cfg.data).stem}-pianoroll").resolve()
     cfg.out_dir = str(run_dir)
-    ckpt_path = _check_run_dir(cfg, run_dir)
+    ckpt_path = check_run_dir(cfg, run_dir)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
