@@ -1,4 +1,18 @@
-"""Pieces every training job shares (classification, language models, recommenders).
+"""The run engine every trainer shares: run folder, Trainer, fit, evaluate-best, export.
+
+A trainer is its settings (a :class:`~torchmusic.training.recipe.RunRecipe`), a data
+module or loaders, a LightningModule and an export function; the engine does the
+rest the same way for every task::
+
+    run = start_run(cfg, default_dir=Path("runs") / "my-run")   # folder, resume check, seed
+    trainer = build_trainer(cfg, run, monitor="val_loss")        # checkpoints, loggers, DDP
+    fit(trainer, module, run, datamodule=data)
+    metrics = finish_run(trainer, module, run, datamodule=data,  # best ckpt -> valid/test
+                         export=lambda m: save(run.path / MODEL_FILE, module.model, m))
+
+Manual optimisation with several optimisers (GANs) is the same path: the module
+sets ``automatic_optimization = False`` (see :mod:`torchmusic.training.adversarial`)
+and ``build_trainer(..., manual_optimization=True)`` leaves gradient clipping to it.
 
 Lightning is imported here, so only ``torchmusic.training`` modules import this one.
 """
@@ -6,23 +20,28 @@ Lightning is imported here, so only ``torchmusic.training`` modules import this 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime
 import json
 import logging
 import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, Timer
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from torchmusic.errors import DataError, ParameterError
 
 LAST_CKPT = "last.ckpt"
+MODEL_FILE = "model.safetensors"
 
 
 def sync(device: torch.device) -> None:
@@ -64,11 +83,6 @@ class Throughput(Callback):
         rate = self._clips * trainer.world_size / (self._t1 - self._t0)
         self.rates.append(rate)
         pl_module.log("train_clips_per_s", rate, rank_zero_only=True)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def is_global_zero() -> bool:
@@ -190,3 +204,305 @@ def check_run_dir(cfg: Any, run_dir: Path) -> Path | None:
         )
         return None
     return last
+
+
+class StopAtMaxSteps(Callback):
+    """Ask to stop (``trainer.should_stop``) once ``max_steps`` is reached.
+
+    Lightning ends a run at ``max_steps`` without validating when that falls
+    mid-epoch; a requested stop is validated first, so the last steps count
+    towards the best checkpoint.
+    """
+
+    def __init__(self, max_steps: int) -> None:
+        self.max_steps = max_steps
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if trainer.global_step >= self.max_steps:
+            trainer.should_stop = True
+
+
+# -- the run ------------------------------------------------------------------------------
+@dataclasses.dataclass
+class RunFolder:
+    """Where a run lives and where it starts: see :func:`start_run`.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The run folder (absolute).
+    resume_from : pathlib.Path or None
+        ``checkpoints/last.ckpt`` to continue from, None for a fresh run.
+    progress : bool
+        Progress bars and summaries (False also quiets Lightning's info lines).
+    """
+
+    path: Path
+    resume_from: Path | None
+    progress: bool = True
+
+    @property
+    def model_file(self) -> Path:
+        """Where the exported model file goes (``run_dir/model.safetensors``)."""
+        return self.path / MODEL_FILE
+
+
+def start_run(settings: Any, *, default_dir: Path, progress: bool = True) -> RunFolder:
+    """Resolve the run folder, refuse to clobber a run, seed, and save ``config.yaml``.
+
+    ``settings`` is a validated :class:`~torchmusic.training.recipe.RunRecipe` with
+    absolute paths; its ``out_dir`` is set to the resolved folder. Only the global
+    rank 0 writes ``config.yaml`` (atomically), so DDP processes never race.
+
+    Raises
+    ------
+    DataError
+        The folder already holds a run and ``settings.resume`` is False.
+    ParameterError
+        Resuming with settings whose :meth:`identity` differs from the run's.
+    """
+    run_dir = Path(settings.out_dir).expanduser() if settings.out_dir else default_dir
+    run_dir = run_dir.resolve()
+    settings.out_dir = str(run_dir)
+    resume_from = check_run_dir(settings, run_dir)
+    if getattr(settings, "threads", None):
+        torch.set_num_threads(settings.threads)
+    pl.seed_everything(settings.seed, workers=True, verbose=False)
+    if is_global_zero():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        settings.to_yaml(run_dir / "config.yaml")
+    return RunFolder(run_dir, resume_from, progress)
+
+
+def build_trainer(
+    settings: Any,
+    run: RunFolder,
+    *,
+    monitor: str | None,
+    mode: str = "min",
+    callbacks: Sequence[Callback] = (),
+    best_filename: str = "best-{epoch:03d}",
+    best_after_validation: bool = False,
+    tensorboard: bool = True,
+    manual_optimization: bool = False,
+    **trainer_kwargs: Any,
+) -> pl.Trainer:
+    """A :class:`lightning.pytorch.Trainer` configured from the shared run settings.
+
+    Parameters
+    ----------
+    settings : RunRecipe
+        Reads ``accelerator``, ``devices``, ``num_nodes``, ``strategy``,
+        ``precision``, ``max_epochs``, ``max_steps``, ``max_minutes``,
+        ``patience``, ``grad_clip``, ``checkpoint_every_n_steps``,
+        ``log_every_n_steps`` and ``deterministic``.
+    run : RunFolder
+        From :func:`start_run`.
+    monitor : str or None
+        Metric that picks the best checkpoint (``checkpoints/best-*.ckpt``) and
+        drives early stopping; None keeps only ``last.ckpt``.
+    mode : {"min", "max"}
+        Whether a lower or a higher ``monitor`` is better.
+    callbacks : sequence of Callback
+        The task's own callbacks, added after the engine's.
+    best_filename : str
+        Name pattern of the best checkpoint.
+    best_after_validation : bool
+        Consider the best checkpoint after every validation (mid-epoch validation
+        with ``val_check_interval``), not only at epoch ends.
+    tensorboard : bool
+        Also log to TensorBoard (CSV logs are always written).
+    manual_optimization : bool
+        The module steps its own optimisers (GANs): gradient clipping is then the
+        module's job (``grad_clip`` is passed to it, not to the Trainer).
+    **trainer_kwargs
+        Any other Trainer argument (e.g. ``use_distributed_sampler=False``).
+
+    Returns
+    -------
+    lightning.pytorch.Trainer
+        With a last-checkpoint callback (every epoch, and every
+        ``checkpoint_every_n_steps``), the best-checkpoint callback, a
+        :class:`~lightning.pytorch.callbacks.Timer` (``max_minutes``), a
+        :class:`Throughput` meter and early stopping (``patience > 0``).
+    """
+    accelerator = resolve_accelerator(settings.accelerator)
+    if accelerator in ("gpu", "cuda"):
+        # TF32 matmuls: a free speed-up on Ampere+ at a precision no trainer here needs.
+        torch.set_float32_matmul_precision("high")
+    engine_callbacks: list[Callback] = []
+    if monitor is not None:
+        engine_callbacks.append(
+            ModelCheckpoint(
+                dirpath=run.path / "checkpoints",
+                filename=best_filename,
+                monitor=monitor,
+                mode=mode,
+                save_top_k=1,
+                auto_insert_metric_name=False,
+                save_on_train_epoch_end=False if best_after_validation else None,
+            )
+        )
+    # last.ckpt has checkpoints of its own: Lightning's save_last only refreshes it in
+    # epochs where the best checkpoint changed, and resuming must continue from the
+    # latest epoch. Listed after `best` so its saved state holds this epoch's best score.
+    engine_callbacks.append(latest_checkpoint(run.path))
+    if settings.checkpoint_every_n_steps:
+        engine_callbacks.append(
+            latest_checkpoint(run.path, every_n_steps=settings.checkpoint_every_n_steps)
+        )
+    minutes = getattr(settings, "max_minutes", None)
+    engine_callbacks += [
+        Timer(duration=datetime.timedelta(minutes=minutes) if minutes else None, interval="step"),
+        Throughput(),
+    ]
+    if getattr(settings, "max_steps", None):
+        engine_callbacks.append(StopAtMaxSteps(settings.max_steps))
+    if monitor is not None and settings.patience > 0:
+        engine_callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=settings.patience))
+    loggers: list[Any] = [CSVLogger(run.path, name="csv")]
+    if tensorboard:
+        loggers.append(
+            TensorBoardLogger(run.path, name="tensorboard", version="", default_hp_metric=False)
+        )
+    kwargs: dict[str, Any] = dict(
+        accelerator=accelerator,
+        devices=settings.devices,
+        num_nodes=settings.num_nodes,
+        strategy=settings.strategy,
+        precision=resolve_precision(settings.precision, accelerator),
+        max_epochs=settings.max_epochs,
+        max_steps=getattr(settings, "max_steps", None) or -1,
+        callbacks=[*engine_callbacks, *callbacks],
+        logger=loggers,
+        default_root_dir=run.path,
+        enable_progress_bar=run.progress and progress_bar_wanted(),
+        enable_model_summary=run.progress,
+        log_every_n_steps=settings.log_every_n_steps,
+        deterministic=getattr(settings, "deterministic", False),
+        num_sanity_val_steps=0,
+    )
+    if not manual_optimization:
+        kwargs["gradient_clip_val"] = getattr(settings, "grad_clip", 0.0) or None
+    kwargs.update(trainer_kwargs)
+    with quiet_lightning(verbose=run.progress):
+        return pl.Trainer(**kwargs)
+
+
+def progress_bar_wanted() -> bool:
+    """A live progress bar only on a terminal (``TORCHMUSIC_PROGRESS=1`` forces it).
+
+    Lightning's bar writes to stdout; redirected to a file or a CI log it would
+    add one line per refresh.
+    """
+    forced = os.environ.get("TORCHMUSIC_PROGRESS")
+    if forced is not None:
+        return forced not in ("0", "", "false")
+    return sys.stdout.isatty()
+
+
+def fit(trainer: pl.Trainer, module: pl.LightningModule, run: RunFolder, **data: Any) -> None:
+    """``trainer.fit`` from ``run.resume_from`` (restored with ``weights_only=True``).
+
+    ``data`` is ``datamodule=`` or ``train_dataloaders=`` / ``val_dataloaders=``.
+    Lightning's configuration errors (e.g. resuming a run that already trained
+    more epochs than ``max_epochs``) become a :class:`ParameterError`.
+    """
+    with quiet_lightning(verbose=run.progress):
+        try:
+            trainer.fit(module, ckpt_path=run.resume_from, weights_only=True, **data)
+        except MisconfigurationException as exc:
+            raise ParameterError(f"cannot train in {str(run.path)!r}: {exc}") from exc
+
+
+def best_checkpoint(trainer: pl.Trainer, run: RunFolder) -> Path:
+    """The best checkpoint of the run (``last.ckpt`` when nothing was monitored)."""
+    for cb in trainer.checkpoint_callbacks:
+        if isinstance(cb, ModelCheckpoint) and cb.monitor is not None and cb.best_model_path:
+            return Path(cb.best_model_path)
+    return run.path / "checkpoints" / LAST_CKPT
+
+
+def callback(trainer: pl.Trainer, kind: type) -> Any:
+    """The trainer's first callback of class ``kind`` (None if it has none)."""
+    return next((c for c in trainer.callbacks if isinstance(c, kind)), None)
+
+
+def evaluate_best(
+    trainer: pl.Trainer,
+    module: pl.LightningModule,
+    run: RunFolder,
+    *,
+    datamodule: pl.LightningDataModule | None = None,
+    val_dataloaders: Any = None,
+    test_dataloaders: Any = None,
+    test: bool = False,
+) -> dict[str, Any]:
+    """Load the best checkpoint into ``module`` (every rank) and score it on valid (and test).
+
+    Without validation data the best weights are loaded and nothing is scored.
+    Returns the ``val_*`` / ``test_*`` figures plus the run's bookkeeping
+    (``best_checkpoint``, ``epochs_trained``, ``global_step``, ``train_minutes``).
+    """
+    best = best_checkpoint(trainer, run)
+    metrics: dict[str, Any] = {}
+    with quiet_lightning(verbose=run.progress):
+        if datamodule is not None or val_dataloaders is not None:
+            metrics.update(_score(trainer.validate, module, best, datamodule, val_dataloaders))
+        else:
+            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+        if test:
+            metrics.update(_score(trainer.test, module, best, datamodule, test_dataloaders))
+    timer = callback(trainer, Timer)
+    metrics.update(
+        best_checkpoint=best.name,
+        epochs_trained=int(trainer.current_epoch),
+        global_step=int(trainer.global_step),
+    )
+    if timer is not None:
+        metrics["train_minutes"] = round(timer.time_elapsed("train") / 60.0, 2)
+    return metrics
+
+
+def _score(run: Callable, module: Any, best: Path, datamodule: Any, loaders: Any) -> dict:
+    data = {"datamodule": datamodule} if datamodule is not None else {"dataloaders": loaders}
+    out = run(module, ckpt_path=str(best), weights_only=True, verbose=False, **data)
+    return {k: float(v) for k, v in (out[0] if out else {}).items()}
+
+
+def median_throughput(trainer: pl.Trainer) -> float | None:
+    """Median training clips (examples) per second over the run's epochs, if measured."""
+    meter = callback(trainer, Throughput)
+    if meter is None or not meter.rates:
+        return None
+    return sorted(meter.rates)[len(meter.rates) // 2]
+
+
+def finish_run(
+    trainer: pl.Trainer,
+    run: RunFolder,
+    metrics: dict[str, Any],
+    *,
+    export: Callable[[dict[str, Any]], Any],
+    files: dict[str, Any] | None = None,
+) -> Path:
+    """Export the model file and write ``metrics.json`` (rank 0), then wait for every rank.
+
+    ``export(metrics)`` writes ``run.model_file``; ``files`` maps other JSON file
+    names in the run folder to their contents (e.g. ``{"data.json": {...}}``).
+    Returns the model file's path.
+    """
+    if trainer.is_global_zero:
+        export(metrics)
+        write_json(run.path / "metrics.json", metrics)
+        for name, payload in (files or {}).items():
+            write_json(run.path / name, payload)
+    # No rank returns before the file exists: callers may load it right away.
+    trainer.strategy.barrier("torchmusic-export")
+    return run.model_file
+
+
+def plain_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The numbers and strings of ``metrics`` (what a model file's spec stores)."""
+    return {k: v for k, v in metrics.items() if isinstance(v, int | float | str)}
