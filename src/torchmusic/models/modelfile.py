@@ -31,7 +31,7 @@ from torch import nn
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.features.config import FeatureConfig
 from torchmusic.models.classify.registry import architecture_of, get_classifier, make_config
-from torchmusic.models.container import (  # noqa: F401 (helpers re-exported for old importers)
+from torchmusic.io.container import (  # noqa: F401 (helpers re-exported for old importers)
     _json,
     _refuse_pickle,
     _sha256,

@@ -102,7 +102,7 @@ def save_recommender(model: Recommender, path: str | os.PathLike[str]) -> Path:
     >>> save_recommender(ALSRecommender().fit(train), "als.safetensors")  # doctest: +SKIP
     PosixPath('als.safetensors')
     """
-    from torchmusic.models.container import _json, write_container
+    from torchmusic.io.container import _json, write_container
 
     if not isinstance(model, Recommender):
         raise ParameterError(f"model must be a Recommender, got {type(model).__name__}")
@@ -143,7 +143,7 @@ def load_recommender(path: str | os.PathLike[str]) -> Recommender:
     >>> model = load_recommender("als.safetensors")  # doctest: +SKIP
     >>> model.recommend("2", k=3)  # doctest: +SKIP
     """
-    from torchmusic.models.container import read_container
+    from torchmusic.io.container import read_container
 
     p = Path(path)
     raw, meta, _, _ = read_container(

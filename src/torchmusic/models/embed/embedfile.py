@@ -27,7 +27,7 @@ from torch import nn
 
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.features.config import FeatureConfig
-from torchmusic.models.container import (
+from torchmusic.io.container import (
     load_weights,
     read_container,
     spec_from_dict,

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from torchmusic.errors import DataError, ParameterError
-from torchmusic.models.container import (
+from torchmusic.io.container import (
     load_weights,
     read_container,
     spec_from_dict,

@@ -156,7 +156,7 @@ def save_index(path: Path, index, *, generation: int, fingerprint: str) -> Path:
     """
     import safetensors.numpy
 
-    from torchmusic.models.container import _sha256
+    from torchmusic.io.container import _sha256
 
     faiss = faiss_module()
     payload = faiss.serialize_index(index)  # uint8 numpy array
@@ -210,7 +210,7 @@ def load_index(path: Path, *, generation: int, fingerprint: str, ntotal: int):
     import safetensors
     import safetensors.numpy
 
-    from torchmusic.models.container import _sha256, _split_safetensors
+    from torchmusic.io.container import _sha256, _split_safetensors
 
     try:
         raw = path.read_bytes()
