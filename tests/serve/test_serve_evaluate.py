@@ -17,7 +17,6 @@ from torchmusic.models import ClassifierSpec, build_classifier, save_classifier
 from torchmusic.models.modelfile import clip_frames, feature_bins
 from torchmusic.serve import Predictor
 from torchmusic.serve.evaluate import EvalReport, evaluate_model
-from torchmusic.training import TrainConfig
 
 FEATURE = FeatureConfig(kind="logmel", n_mels=32)
 GENRES = "blues classical country disco hiphop jazz metal pop reggae rock".split()
@@ -77,15 +76,14 @@ def baseline_file(speech_music, tmp_path_factory):
     from torchmusic.training.baseline import fit_baseline
 
     run = tmp_path_factory.mktemp("run")
-    cfg = TrainConfig(
-        data=str(speech_music),
-        model="mfcc-svm",
+    return fit_baseline(
+        ManifestDataset(speech_music, split="train"),
+        out_dir=run,
         feature={"kind": "mfcc", "n_mfcc": 13},
         clip_seconds=2.0,
-        out_dir=str(run),
-        cache_dir=str(run / "cache"),
+        cache_dir=run / "cache",
+        progress=False,
     )
-    return fit_baseline(cfg, ManifestDataset(speech_music, split="train"), None, progress=False)
 
 
 @pytest.fixture(scope="module")

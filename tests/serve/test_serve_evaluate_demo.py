@@ -9,7 +9,6 @@ from torchmusic.data.demo import build_demo_corpus, find_fluidsynth, find_soundf
 from torchmusic.errors import DataError, DependencyError
 from torchmusic.models import read_spec
 from torchmusic.serve.evaluate import evaluate_model
-from torchmusic.training import TrainConfig
 from torchmusic.training.baseline import fit_baseline
 
 
@@ -32,17 +31,16 @@ def demo_manifest(tmp_path_factory):
 
 
 def test_evaluate_uses_the_label_column_of_the_model_file(demo_manifest, tmp_path):
-    cfg = TrainConfig(
-        data=str(demo_manifest),
-        model="mfcc-svm",
+    tracks = ManifestDataset(demo_manifest, label_column="tune_type")
+    model = fit_baseline(
+        tracks,
+        out_dir=tmp_path / "run",
         label_column="tune_type",
         feature={"kind": "mfcc"},
         clip_seconds=1.0,
-        out_dir=str(tmp_path / "run"),
-        cache_dir=str(tmp_path / "cache"),
+        cache_dir=tmp_path / "cache",
+        progress=False,
     )
-    tracks = ManifestDataset(demo_manifest, label_column="tune_type")
-    model = fit_baseline(cfg, tracks, None, progress=False)
     spec = read_spec(model)
     assert spec.extra["label_column"] == "tune_type" and spec.labels == ["jig", "reel"]
 

@@ -59,10 +59,21 @@ def _cfg(tmp_path, manifest, cache_dir, **model_config):
     )
 
 
+def _kw(tmp_path, cache_dir, **model_config):
+    """The keyword settings of fit_baseline that _cfg describes."""
+    return dict(
+        out_dir=tmp_path / "run",
+        feature={"kind": "logmel", "n_mfcc": 13},
+        clip_seconds=2.0,
+        cache_dir=cache_dir,
+        model_config=model_config,
+        progress=False,
+    )
+
+
 def test_trained_baseline_beats_chance_on_held_out_tracks(speech_music, tmp_path, cache_dir):
     ds = ManifestDataset(speech_music)
-    cfg = _cfg(tmp_path, speech_music, cache_dir)
-    path = fit_baseline(cfg, ds.split("train"), ds.split("test"), progress=False)
+    path = fit_baseline(ds.split("train"), ds.split("test"), **_kw(tmp_path, cache_dir))
     assert path == tmp_path / "run" / "model.safetensors"
     model, spec = load_classifier(path)
     assert isinstance(model, MFCCStats)
@@ -80,8 +91,8 @@ def test_trained_baseline_beats_chance_on_held_out_tracks(speech_music, tmp_path
 
 def test_c_grid_picks_one_value_on_validation(speech_music, tmp_path, cache_dir):
     ds = ManifestDataset(speech_music)
-    cfg = _cfg(tmp_path, speech_music, cache_dir, C=[0.01, 1.0], classifier="svm")
-    path = fit_baseline(cfg, ds.split("train"), ds.split("test"), progress=False)
+    kw = _kw(tmp_path, cache_dir, C=[0.01, 1.0], classifier="svm")
+    path = fit_baseline(ds.split("train"), ds.split("test"), **kw)
     spec = read_spec(path)
     assert spec.model_config["C"] in (0.01, 1.0)
     assert spec.model_config["gamma"] == "scale"
@@ -89,12 +100,7 @@ def test_c_grid_picks_one_value_on_validation(speech_music, tmp_path, cache_dir)
 
 def test_logreg_variant(speech_music, tmp_path, cache_dir):
     ds = ManifestDataset(speech_music)
-    path = fit_baseline(
-        _cfg(tmp_path, speech_music, cache_dir, classifier="logreg", C=1.0),
-        ds.split("train"),
-        None,
-        progress=False,
-    )
+    path = fit_baseline(ds.split("train"), **_kw(tmp_path, cache_dir, classifier="logreg", C=1.0))
     model, spec = load_classifier(path)
     assert spec.model_config["classifier"] == "logreg"
     assert "val_accuracy" not in spec.metrics and spec.metrics["train_accuracy"] > 0.9
@@ -104,12 +110,14 @@ def test_logreg_variant(speech_music, tmp_path, cache_dir):
 def test_bad_settings_are_refused(speech_music, tmp_path, cache_dir):
     ds = ManifestDataset(speech_music)
     with pytest.raises(ParameterError, match=r"unknown mfcc-svm setting\(s\) \['dropout'\]"):
-        fit_baseline(_cfg(tmp_path, speech_music, cache_dir, dropout=0.5), ds, None, progress=False)
+        fit_baseline(ds, None, **_kw(tmp_path, cache_dir, dropout=0.5))
     with pytest.raises(ParameterError, match="needs a validation split"):
-        fit_baseline(_cfg(tmp_path, speech_music, cache_dir, C=[1, 10]), ds, None, progress=False)
+        fit_baseline(ds, None, **_kw(tmp_path, cache_dir, C=[1, 10]))
     multi = ManifestDataset(speech_music, multi_label=True)
     with pytest.raises(ParameterError, match="single-label"):
-        fit_baseline(_cfg(tmp_path, speech_music, cache_dir), multi, None, progress=False)
+        fit_baseline(multi, None, **_kw(tmp_path, cache_dir))
+    with pytest.raises(ParameterError, match="needs out_dir"):
+        fit_baseline(ds, None, progress=False)
 
 
 def test_unreadable_training_file_is_skipped_and_recorded(speech_music, tmp_path, cache_dir):
@@ -120,12 +128,19 @@ def test_unreadable_training_file_is_skipped_and_recorded(speech_music, tmp_path
     manifest.write_text("\n".join([*rows, f"{bad},music,train"]) + "\n")
     ds = ManifestDataset(manifest)
     with pytest.warns(UserWarning, match="1 unreadable file"):
-        path = fit_baseline(
-            _cfg(tmp_path, manifest, cache_dir), ds.split("train"), None, progress=False
-        )
+        path = fit_baseline(ds.split("train"), None, **_kw(tmp_path, cache_dir))
     skipped = read_spec(path).extra["skipped_files"]
     assert [s["path"] for s in skipped] == [str(bad)]
     assert json.dumps(skipped)  # JSON-able
+
+
+def test_old_config_form_still_works_with_a_warning(speech_music, tmp_path, cache_dir):
+    ds = ManifestDataset(speech_music)
+    cfg = _cfg(tmp_path, speech_music, cache_dir, classifier="logreg", C=1.0)
+    with pytest.warns(FutureWarning, match="fit_baseline\\(cfg, train, valid\\) is deprecated"):
+        path = fit_baseline(cfg, ds.split("train"), None, progress=False)
+    assert path == tmp_path / "run" / "model.safetensors"
+    assert read_spec(path).model_config["classifier"] == "logreg"
 
 
 def test_baseline_feature_keeps_settings_but_computes_mfcc():

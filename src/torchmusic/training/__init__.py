@@ -1,16 +1,20 @@
 """Training with PyTorch Lightning: the only place torchmusic imports Lightning.
 
-- :class:`TrainConfig`: every setting of a run, from a YAML recipe plus
-  ``--key value`` overrides (instant to build: no torch import).
-- :func:`train_classifier`: folder or manifest -> trained model file
-  (``model.safetensors``), with early stopping, best-checkpoint selection,
-  resume, CSV/TensorBoard logs and DDP through Lightning.
-- :mod:`~torchmusic.training.augment`: gain, SpecAugment masks and mixup in
-  plain torch, usable without Lightning.
-- :func:`train_lm` (token Transformer / LSTM / VAE on MIDI), :func:`train_pianoroll`
-  (JSB piano-roll model), :func:`train_embedder` (autoencoder / contrastive audio
-  embeddings); the recommenders' PyTorch model trains in
-  :mod:`~torchmusic.training.recommend`. All share :mod:`~torchmusic.training.engine`.
+Laid out by task, each holding its settings (a torch-free
+:class:`~torchmusic.training.recipe.RunRecipe`), data, LightningModule and job:
+
+- :mod:`~torchmusic.training.classify`: :class:`TrainConfig`, :func:`train_classifier`
+  (folder or manifest -> ``model.safetensors``; also the ``mfcc-svm`` baseline);
+- :mod:`~torchmusic.training.lm`: :class:`LMTrainConfig`, :func:`train_lm`
+  (token Transformer / LSTM / VAE on MIDI);
+- :mod:`~torchmusic.training.pianoroll`: :func:`train_pianoroll` (JSB piano rolls);
+- :mod:`~torchmusic.training.embed`: :func:`train_embedder` (autoencoder / contrastive);
+- :mod:`~torchmusic.training.recommend`: :func:`fit_two_tower` (the PyTorch recommender).
+
+Shared machinery: :mod:`~torchmusic.training.recipe` (settings: YAML + overrides),
+:mod:`~torchmusic.training.engine` (run folder, Trainer, fit, evaluate-best, export),
+:mod:`~torchmusic.training.adversarial` (several optimisers: GANs) and
+:mod:`~torchmusic.training.augment` (gain, EQ, SpecAugment, mixup in plain torch).
 
 Examples
 --------
@@ -26,22 +30,26 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from torchmusic.training.config import AUGMENT_DEFAULTS, TrainConfig
+from torchmusic.training.classify.settings import AUGMENT_DEFAULTS, TrainConfig
 
 # Lightning takes seconds to import: load the training machinery on first use, so
 # that building a TrainConfig (and the CLI's argument checks) stays instant.
 _LAZY = {
-    "train_classifier": "torchmusic.training.classify",
-    "TrainResult": "torchmusic.training.classify",
-    "ClassifierModule": "torchmusic.training.module",
-    "ClassificationData": "torchmusic.training.datamodule",
-    "LMTrainConfig": "torchmusic.training.lm_config",
-    "train_lm": "torchmusic.training.lm",
-    "LMResult": "torchmusic.training.lm",
-    "PianoRollTrainConfig": "torchmusic.training.pianoroll",
-    "train_pianoroll": "torchmusic.training.pianoroll",
-    "EmbedTrainConfig": "torchmusic.training.embed",
-    "train_embedder": "torchmusic.training.embed",
+    "train_classifier": "torchmusic.training.classify.job",
+    "TrainResult": "torchmusic.training.classify.job",
+    "ClassifierModule": "torchmusic.training.classify.module",
+    "ClassificationData": "torchmusic.training.classify.datamodule",
+    "LMTrainConfig": "torchmusic.training.lm.settings",
+    "train_lm": "torchmusic.training.lm.job",
+    "LMResult": "torchmusic.training.lm.job",
+    "PianoRollTrainConfig": "torchmusic.training.pianoroll.settings",
+    "train_pianoroll": "torchmusic.training.pianoroll.job",
+    "EmbedTrainConfig": "torchmusic.training.embed.settings",
+    "train_embedder": "torchmusic.training.embed.job",
+    "TwoTowerTrainConfig": "torchmusic.training.recommend.settings",
+    "fit_two_tower": "torchmusic.training.recommend.job",
+    "RunRecipe": "torchmusic.training.recipe",
+    "Recipe": "torchmusic.training.recipe",
 }
 
 __all__ = ["AUGMENT_DEFAULTS", "TrainConfig", *sorted(_LAZY)]

@@ -359,7 +359,9 @@ def build_trainer(
     if getattr(settings, "max_steps", None):
         engine_callbacks.append(StopAtMaxSteps(settings.max_steps))
     if monitor is not None and settings.patience > 0:
-        engine_callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=settings.patience))
+        engine_callbacks.append(
+            EarlyStopping(monitor=monitor, mode=mode, patience=settings.patience)
+        )
     loggers: list[Any] = [CSVLogger(run.path, name="csv")]
     if tensorboard:
         loggers.append(

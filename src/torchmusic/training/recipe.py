@@ -69,6 +69,8 @@ class Recipe:
     IDENTITY_KEYS: ClassVar[tuple[str, ...]] = ()
     RENAMED: ClassVar[dict[str, str]] = {}
     SUBKEYS: ClassVar[dict[str, Mapping[str, Any]]] = {}
+    #: What one key of a ``SUBKEYS`` field is called in messages (default "<field> key").
+    SUBKEY_NOUNS: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self) -> None:
         # Direct construction gets the same type checks and normalisation as YAML.
@@ -152,7 +154,8 @@ class Recipe:
                 )
             allowed = self.SUBKEYS.get(name)
             if allowed is not None and sub not in allowed:
-                raise ParameterError(f"unknown {name} key {sub!r}{suggest(sub, allowed)}")
+                noun = self.SUBKEY_NOUNS.get(name, f"{name} key")
+                raise ParameterError(f"unknown {noun} {sub!r}{suggest(sub, allowed)}")
             value = {**(getattr(self, name) or {}), sub: value}
         value = self.normalise(name, coerce(name, value, hints[name]))
         if base_dir is not None and name in self.PATH_FIELDS:
@@ -165,8 +168,9 @@ class Recipe:
         if allowed is not None and isinstance(value, Mapping):
             unknown = sorted(set(value) - set(allowed))
             if unknown:
+                noun = self.SUBKEY_NOUNS.get(name, f"{name} key")
                 raise ParameterError(
-                    f"unknown {name} key(s) {unknown}; expected keys of {sorted(allowed)}"
+                    f"unknown {noun}(s) {unknown}; expected keys of {sorted(allowed)}"
                 )
         return value
 
@@ -318,9 +322,7 @@ class RunRecipe(Recipe):
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ParameterError(f"max_minutes={self.max_minutes!r} must be > 0 or null")
         if self.scheduler not in self.SCHEDULERS:
-            raise ParameterError(
-                f"scheduler={self.scheduler!r}; expected one of {self.SCHEDULERS}"
-            )
+            raise ParameterError(f"scheduler={self.scheduler!r}; expected one of {self.SCHEDULERS}")
         return self
 
 

@@ -141,12 +141,6 @@ def fit_mfcc_stats(
 _MODEL_CONFIG_KEYS = ("classifier", "C", "gamma", "delta_width")
 
 
-def _cfg(cfg: Any, name: str, default: Any) -> Any:
-    """``cfg.name``, or ``default`` when absent or None (cfg is a TrainConfig or alike)."""
-    value = getattr(cfg, name, None)
-    return default if value is None else value
-
-
 def baseline_feature(feature: Any) -> Any:
     """The MFCC :class:`~torchmusic.features.FeatureConfig` the baseline uses for ``feature``.
 
@@ -236,47 +230,137 @@ def _select_c(values: Sequence[float], fit: Any, score: Any) -> float:
     return float(best)
 
 
-def fit_baseline(cfg: Any, train_ds: Any, val_ds: Any = None, *, progress: bool = True) -> Path:
-    """Train the ``"mfcc-svm"`` baseline for a training run and save its model file.
+def fit_baseline(
+    train_ds: Any,
+    val_ds: Any = None,
+    *args: Any,
+    out_dir: str | Path | None = None,
+    feature: Any = None,
+    clip_seconds: float = 3.0,
+    val_hop_seconds: float | None = None,
+    cache_dir: str | Path | None = None,
+    model_config: dict[str, Any] | None = None,
+    label_column: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train the ``"mfcc-svm"`` baseline and save its model file.
 
-    Called by :func:`torchmusic.training.train_classifier` when ``cfg.model ==
-    "mfcc-svm"``. Every ``clip_seconds`` window of every training track (the
-    windows prediction uses; tracks shorter than a clip give one padded window)
-    becomes one training example.
+    Called by :func:`torchmusic.training.train_classifier` for ``model="mfcc-svm"``.
+    Every ``clip_seconds`` window of every training track (the windows prediction
+    uses; tracks shorter than a clip give one padded window) is one example.
 
     Parameters
     ----------
-    cfg : TrainConfig
-        Read: ``feature`` (its kind is switched to ``"mfcc"``, other settings
-        kept), ``clip_seconds``, ``val_hop_seconds``, ``out_dir``,
-        ``label_column`` and ``model_config``: ``classifier`` (``"svm"`` or
-        ``"logreg"``), ``C`` (a number, or a list of numbers: the one with the
-        best validation track-level macro-F1 is kept), ``gamma``, ``delta_width``.
     train_ds, val_ds : TrackDataset
         Training and (optional) validation tracks; single-label.
+    out_dir : str or Path
+        Folder of the model file (``out_dir/model.safetensors``).
+    feature : FeatureConfig, dict or None
+        Feature settings; the kind is switched to ``"mfcc"``, others are kept.
+    clip_seconds : float
+        Window length of the statistics (the model's clip length).
+    val_hop_seconds : float or None
+        Hop of the validation windows (default: ``clip_seconds``).
+    cache_dir : str, Path or None
+        Feature cache (default: :func:`torchmusic.data.default_cache_dir`).
+    model_config : dict or None
+        ``classifier`` (``"svm"`` or ``"logreg"``), ``C`` (a number, or a list:
+        the one with the best validation track-level macro-F1 is kept),
+        ``gamma``, ``delta_width``.
+    label_column : str or None
+        Recorded in the model file (which manifest column the labels came from).
     progress : bool
         Progress bars while computing features.
 
     Returns
     -------
     pathlib.Path
-        ``<out_dir>/model.safetensors``: a Contract-A model file whose spec's
-        ``metrics`` hold ``train_accuracy`` and, with ``val_ds``, ``val_accuracy``
-        and ``val_macro_f1`` (track level) and ``val_clip_accuracy`` /
+        ``out_dir/model.safetensors``, whose spec's ``metrics`` hold
+        ``train_accuracy`` and, with ``val_ds``, ``val_accuracy`` and
+        ``val_macro_f1`` (track level), ``val_clip_accuracy`` /
         ``val_clip_macro_f1``; ``extra`` lists skipped unreadable files.
 
     Raises
     ------
     ParameterError
-        Unknown ``model_config`` keys, or a multi-label dataset.
+        Unknown ``model_config`` keys, a C grid without validation tracks, or a
+        multi-label dataset.
     DataError
         Fewer than two classes among the readable training tracks.
-    """
-    from torchmusic.data import default_cache_dir
-    from torchmusic.metrics import aggregate_by_track, single_label_metrics
-    from torchmusic.models.modelfile import ClassifierSpec, clip_frames, save_classifier
 
-    options = dict(_cfg(cfg, "model_config", {}))
+    Examples
+    --------
+    >>> path = fit_baseline(train, valid, out_dir="runs/base", clip_seconds=3.0)  # doctest: +SKIP
+    """
+    if args or hasattr(train_ds, "model_config"):
+        # The old form fit_baseline(cfg, train_ds, val_ds): read the settings off cfg.
+        return _fit_baseline_from_config(train_ds, val_ds, *args, progress=progress)
+    if out_dir is None:
+        raise ParameterError("fit_baseline needs out_dir= (the model file's folder)")
+    options = _baseline_options(model_config or {}, train_ds, val_ds)
+    feature = baseline_feature(feature)
+    cache_dir = cache_dir or _default_cache_dir()
+    failed: list = []
+    common = dict(
+        feature=feature,
+        cache_dir=cache_dir,
+        clip_seconds=float(clip_seconds),
+        delta_width=options["delta_width"],
+        failed=failed,
+        progress=progress,
+    )
+    x_train, y_train, _ = _window_stats(train_ds, hop_seconds=None, desc="train", **common)
+    val = None
+    if val_ds is not None and len(val_ds):
+        val = _window_stats(val_ds, hop_seconds=val_hop_seconds, desc="valid", **common)
+    fitter = _Fitter(x_train, y_train, list(train_ds.classes), options, feature, clip_seconds)
+    model = fitter.best(val)
+    metrics = fitter.metrics(model, val)
+    if failed:
+        warnings.warn(
+            f"{len(failed)} unreadable file(s) skipped: "
+            + "; ".join(f"{f.path}: {f.error}" for f in failed[:5]),
+            stacklevel=2,
+        )
+    return _save_baseline(
+        model, fitter, metrics, out_dir=Path(out_dir), label_column=label_column, failed=failed
+    )
+
+
+def _default_cache_dir() -> Path:
+    from torchmusic.data import default_cache_dir
+
+    return default_cache_dir()
+
+
+def _fit_baseline_from_config(cfg: Any, train_ds: Any, val_ds: Any = None, *, progress: bool):
+    warnings.warn(
+        "fit_baseline(cfg, train, valid) is deprecated; pass the tracks first and the "
+        "settings as keywords: fit_baseline(train, valid, out_dir=..., clip_seconds=...)",
+        FutureWarning,
+        stacklevel=3,
+    )
+
+    def get(name: str, default: Any) -> Any:
+        value = getattr(cfg, name, None)
+        return default if value is None else value
+
+    return fit_baseline(
+        train_ds,
+        val_ds,
+        out_dir=get("out_dir", "runs/mfcc-svm"),
+        feature=get("feature", None),
+        clip_seconds=float(get("clip_seconds", 3.0)),
+        val_hop_seconds=get("val_hop_seconds", None),
+        cache_dir=get("cache_dir", None),
+        model_config=dict(get("model_config", {})),
+        label_column=get("label_column", None),
+        progress=progress,
+    )
+
+
+def _baseline_options(options: dict[str, Any], train_ds: Any, val_ds: Any) -> dict[str, Any]:
+    """``model_config`` checked, with defaults; ``C_grid`` set when C is a list."""
     unknown = sorted(set(options) - set(_MODEL_CONFIG_KEYS))
     if unknown:
         raise ParameterError(
@@ -286,101 +370,102 @@ def fit_baseline(cfg: Any, train_ds: Any, val_ds: Any = None, *, progress: bool 
         raise ParameterError(
             "the mfcc-svm baseline is single-label; this dataset is multi-label (use a network)"
         )
-    classifier = options.get("classifier", "svm")
     c_setting = options.get("C", 10.0)
     c_grid = [float(c) for c in c_setting] if isinstance(c_setting, list | tuple) else None
-    gamma = options.get("gamma", "scale")
-    delta_width = int(options.get("delta_width", 9))
-    feature = baseline_feature(_cfg(cfg, "feature", None))
-    clip = float(_cfg(cfg, "clip_seconds", 3.0))
-    val_hop = _cfg(cfg, "val_hop_seconds", None)
-    out_dir = Path(_cfg(cfg, "out_dir", "runs/mfcc-svm"))
-    cache_dir = _cfg(cfg, "cache_dir", None) or default_cache_dir()
     if c_grid is not None and (val_ds is None or not len(val_ds)):
         raise ParameterError(
             f"model_config.C={c_setting!r} is a grid, which needs a validation split"
         )
-    classes = list(train_ds.classes)
-    failed: list = []
+    return {
+        "classifier": options.get("classifier", "svm"),
+        "C": c_setting,
+        "C_grid": c_grid,
+        "gamma": options.get("gamma", "scale"),
+        "delta_width": int(options.get("delta_width", 9)),
+    }
 
-    common = dict(
-        feature=feature,
-        cache_dir=cache_dir,
-        clip_seconds=clip,
-        delta_width=delta_width,
-        failed=failed,
-        progress=progress,
-    )
-    x_train, y_train, _ = _window_stats(train_ds, hop_seconds=None, desc="train", **common)
-    val = None
-    if val_ds is not None and len(val_ds):
-        val = _window_stats(val_ds, hop_seconds=val_hop, desc="valid", **common)
 
-    def fit(c: float) -> MFCCStats:
+class _Fitter:
+    """Fits the scikit-learn model for one C, picks C on validation, scores the result."""
+
+    def __init__(self, x, y, classes, options, feature, clip_seconds) -> None:
+        self.x, self.y, self.classes = x, y, classes
+        self.options, self.feature, self.clip = options, feature, float(clip_seconds)
+
+    def fit(self, c: float) -> MFCCStats:
+        from torchmusic.models.modelfile import clip_frames
+
         scaler, est = fit_sklearn_baseline(
-            x_train, y_train, classifier=classifier, C=c, gamma=gamma
+            self.x,
+            self.y,
+            classifier=self.options["classifier"],
+            C=c,
+            gamma=self.options["gamma"],
         )
         model = MFCCStats.from_sklearn(
             scaler,
             est,
-            n_classes=len(classes),
-            n_frames=clip_frames(clip, feature),
-            delta_width=delta_width,
+            n_classes=len(self.classes),
+            n_frames=clip_frames(self.clip, self.feature),
+            delta_width=self.options["delta_width"],
         )
-        model.config.gamma = gamma
+        model.config.gamma = self.options["gamma"]
         return model
 
-    def evaluate(model: MFCCStats, stats: np.ndarray, y: np.ndarray, ids: list[str]) -> dict:
+    def evaluate(self, model: MFCCStats, stats: np.ndarray, y: np.ndarray, ids: list[str]):
+        from torchmusic.metrics import aggregate_by_track, single_label_metrics
+
         probs = _stats_probabilities(model, stats)
-        clip_m = single_label_metrics(y, probs.argmax(1), classes=classes)
+        clip_m = single_label_metrics(y, probs.argmax(1), classes=self.classes)
         track_ids, track_p = aggregate_by_track(probs, ids)
         first = dict(zip(ids, y.tolist(), strict=True))
         track_y = np.asarray([first[t] for t in track_ids])
-        track_m = single_label_metrics(track_y, track_p.argmax(1), classes=classes)
+        track_m = single_label_metrics(track_y, track_p.argmax(1), classes=self.classes)
         return {"clip": clip_m, "track": track_m}
 
-    if c_grid is not None and val is not None:
-        chosen = _select_c(c_grid, fit, lambda m: evaluate(m, *val)["track"]["macro_f1"])
-        model = fit(chosen)
-    else:
-        model = fit(float(c_setting))
+    def best(self, val: Any) -> MFCCStats:
+        grid = self.options["C_grid"]
+        if grid is not None and val is not None:
+            score = lambda m: self.evaluate(m, *val)["track"]["macro_f1"]  # noqa: E731
+            return self.fit(_select_c(grid, self.fit, score))
+        return self.fit(float(self.options["C"]))
 
-    train_probs = _stats_probabilities(model, x_train)
-    metrics: dict[str, Any] = {
-        "train_accuracy": float((train_probs.argmax(1) == y_train).mean()),
-        "n_train_clips": len(y_train),
-    }
-    if val is not None:
-        result = evaluate(model, *val)
-        metrics.update(
-            val_accuracy=result["track"]["accuracy"],
-            val_macro_f1=result["track"]["macro_f1"],
-            val_clip_accuracy=result["clip"]["accuracy"],
-            val_clip_macro_f1=result["clip"]["macro_f1"],
-            n_val_clips=len(val[1]),
-        )
-    if failed:
-        warnings.warn(
-            f"{len(failed)} unreadable file(s) skipped: "
-            + "; ".join(f"{f.path}: {f.error}" for f in failed[:5]),
-            stacklevel=2,
-        )
+    def metrics(self, model: MFCCStats, val: Any) -> dict[str, Any]:
+        train_probs = _stats_probabilities(model, self.x)
+        metrics: dict[str, Any] = {
+            "train_accuracy": float((train_probs.argmax(1) == self.y).mean()),
+            "n_train_clips": len(self.y),
+        }
+        if val is not None:
+            result = self.evaluate(model, *val)
+            metrics.update(
+                val_accuracy=result["track"]["accuracy"],
+                val_macro_f1=result["track"]["macro_f1"],
+                val_clip_accuracy=result["clip"]["accuracy"],
+                val_clip_macro_f1=result["clip"]["macro_f1"],
+                n_val_clips=len(val[1]),
+            )
+        return metrics
+
+
+def _save_baseline(model, fitter, metrics, *, out_dir: Path, label_column, failed) -> Path:
+    from torchmusic.models.modelfile import ClassifierSpec, save_classifier
+
     spec = ClassifierSpec(
         architecture="mfcc-svm",
         model_config=dataclasses.asdict(model.config),
-        labels=classes,
+        labels=fitter.classes,
         multi_label=False,
-        feature=feature.to_dict(),
-        clip_seconds=clip,
+        feature=fitter.feature.to_dict(),
+        clip_seconds=fitter.clip,
         metrics=metrics,
         extra={
-            "label_column": getattr(cfg, "label_column", None),
+            "label_column": label_column,
             "skipped_files": [{"path": str(f.path), "error": f.error} for f in failed],
         },
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = save_classifier(out_dir / "model.safetensors", model, spec)
-    return Path(path)
+    return Path(save_classifier(out_dir / "model.safetensors", model, spec))
 
 
 def _stats_probabilities(model: MFCCStats, stats: np.ndarray) -> np.ndarray:

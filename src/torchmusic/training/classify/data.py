@@ -32,7 +32,7 @@ from torchmusic.data import (
 )
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.features.config import FeatureConfig
-from torchmusic.training.config import TrainConfig
+from torchmusic.training.classify.settings import TrainConfig
 
 TRAIN, VALID, TEST = "train", "valid", "test"
 _VALID_ALIASES = ("valid", "val", "validation", "dev")

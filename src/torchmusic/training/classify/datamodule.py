@@ -15,8 +15,7 @@ import torch
 
 from torchmusic.data import FailedFile, SlidingWindows, TrackDataset
 from torchmusic.errors import ParameterError
-from torchmusic.training.config import TrainConfig
-from torchmusic.training.data import (
+from torchmusic.training.classify.data import (
     TEST,
     TRAIN,
     VALID,
@@ -26,6 +25,7 @@ from torchmusic.training.data import (
     prepare_splits,
     split_table,
 )
+from torchmusic.training.classify.settings import TrainConfig
 
 
 class ClassificationData(pl.LightningDataModule):

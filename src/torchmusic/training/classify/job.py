@@ -32,35 +32,33 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
-import torch
-from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    LearningRateMonitor,
-    ModelCheckpoint,
-)
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.callbacks import LearningRateMonitor
 
 from torchmusic.errors import ParameterError
-from torchmusic.training.config import TrainConfig
-from torchmusic.training.data import TEST, TRAIN, VALID, load_tracks, split_table, split_tracks
-from torchmusic.training.datamodule import ClassificationData
+from torchmusic.training.classify.data import (
+    TRAIN,
+    VALID,
+    load_tracks,
+    split_table,
+    split_tracks,
+)
+from torchmusic.training.classify.datamodule import ClassificationData
+from torchmusic.training.classify.module import ClassifierModule, monitor_metric, monitor_mode
+from torchmusic.training.classify.settings import TrainConfig
 from torchmusic.training.engine import (
-    LAST_CKPT,
-    Throughput,
-    check_run_dir,
+    MODEL_FILE,  # noqa: F401  (re-exported: torchmusic.training.classify.MODEL_FILE)
+    RunFolder,
+    build_trainer,
+    evaluate_best,
+    finish_run,
+    fit,
     is_global_zero,
-    latest_checkpoint,
-    quiet_lightning,
+    median_throughput,
+    plain_metrics,
     resolve_accelerator,
-    resolve_precision,
+    start_run,
     write_json,
 )
-from torchmusic.training.module import ClassifierModule, monitor_metric, monitor_mode
-
-MODEL_FILE = "model.safetensors"
 
 
 @dataclasses.dataclass
@@ -151,115 +149,43 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     # A copy (the caller's object is not changed) with absolute paths, so the saved
     # config.yaml means the same from any working folder.
     cfg = cfg.validate().with_absolute_paths()
-    run_dir = Path(cfg.out_dir) if cfg.out_dir else default_run_dir(cfg).resolve()
-    cfg.out_dir = str(run_dir)
-    ckpt_path = check_run_dir(cfg, run_dir)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    run = start_run(cfg, default_dir=default_run_dir(cfg), progress=progress)
     if cfg.model == "mfcc-svm":
-        return _train_baseline(cfg, run_dir, progress=progress)
-
-    accelerator = resolve_accelerator(cfg.accelerator)
-    on_gpu = accelerator in ("gpu", "cuda")
-    if on_gpu:
-        # TF32 matmuls: a free speed-up on Ampere+ at classifier-irrelevant precision.
-        torch.set_float32_matmul_precision("high")
+        return _train_baseline(cfg, run)
+    on_gpu = resolve_accelerator(cfg.accelerator) in ("gpu", "cuda")
     zero = is_global_zero()
     data = ClassificationData(cfg, on_gpu=on_gpu, progress=progress and zero, report=zero)
     # Classes and sizes are known from the file list alone (no decoding needed).
     tracks = load_tracks(cfg)
     module = _build_module(cfg, classes=tracks.classes, multi_label=tracks.multi_label)
-    if zero:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.to_yaml(run_dir / "config.yaml")
-
-    monitor = module.monitor
-    mode = monitor_mode(monitor)
-    best = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        filename="best-{epoch:03d}",
-        monitor=monitor,
-        mode=mode,
-        save_top_k=1,
-        auto_insert_metric_name=False,
+    trainer = build_trainer(
+        cfg,
+        run,
+        monitor=module.monitor,
+        mode=monitor_mode(module.monitor),
+        callbacks=[LearningRateMonitor(logging_interval="epoch")],
     )
-    # last.ckpt is written by checkpoints of its own: Lightning's save_last only
-    # refreshes it in epochs where the best checkpoint changed, and resuming must
-    # continue from the latest epoch, not the best one. Listed after `best` so its
-    # saved state already holds this epoch's best score.
-    callbacks: list[Callback] = [best, latest_checkpoint(run_dir)]
-    if cfg.checkpoint_every_n_steps:
-        callbacks.append(latest_checkpoint(run_dir, every_n_steps=cfg.checkpoint_every_n_steps))
-    callbacks += [Throughput(), LearningRateMonitor(logging_interval="epoch")]
-    if cfg.patience > 0:
-        callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience))
-    with quiet_lightning(verbose=progress):
-        trainer = pl.Trainer(
-            accelerator=accelerator,
-            devices=cfg.devices,
-            num_nodes=cfg.num_nodes,
-            strategy=cfg.strategy,
-            precision=resolve_precision(cfg.precision, accelerator),
-            max_epochs=cfg.max_epochs,
-            callbacks=callbacks,
-            logger=[
-                CSVLogger(run_dir, name="csv"),
-                TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False),
-            ],
-            default_root_dir=run_dir,
-            enable_progress_bar=progress,
-            enable_model_summary=progress,
-            log_every_n_steps=cfg.log_every_n_steps,
-            deterministic=cfg.deterministic,
-            num_sanity_val_steps=0,
-        )
-        try:
-            trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
-        except MisconfigurationException as exc:
-            # E.g. resuming a run that already trained more epochs than max_epochs.
-            raise ParameterError(f"cannot train in {str(run_dir)!r}: {exc}") from exc
-        return _finish(cfg, trainer, module, data, callbacks, best, run_dir)
-
-
-def _finish(
-    cfg: TrainConfig,
-    trainer: pl.Trainer,
-    module: ClassifierModule,
-    data: ClassificationData,
-    callbacks: list[Callback],
-    best: ModelCheckpoint,
-    run_dir: Path,
-) -> TrainResult:
-    """Evaluate the best checkpoint, export it (rank 0), write the run's JSON files."""
-    monitor = module.monitor
-    best_path = best.best_model_path or str(run_dir / "checkpoints" / LAST_CKPT)
-    # validate() (and test()) reload the best weights into `module` on every rank,
-    # so the export below writes exactly the evaluated model.
-    metrics: dict[str, Any] = {}
-    for split, run in ((VALID, trainer.validate), (TEST, trainer.test)):
-        if split == TEST and not (cfg.test_after_fit and data.has_test):
-            continue
-        results = run(
-            module, datamodule=data, ckpt_path=best_path, weights_only=True, verbose=False
-        )
-        metrics.update({k: float(v) for k, v in (results[0] if results else {}).items()})
-    metrics.update(
-        monitor=monitor,
-        best_checkpoint=Path(best_path).name,
-        epochs_trained=int(trainer.current_epoch),
-        global_step=int(trainer.global_step),
+    fit(trainer, module, run, datamodule=data)
+    # evaluate_best loads the best weights into `module` on every rank, so the
+    # export below writes exactly the evaluated model.
+    metrics = evaluate_best(
+        trainer, module, run, datamodule=data, test=cfg.test_after_fit and data.has_test
     )
-    rates = next(c for c in callbacks if isinstance(c, Throughput)).rates
-    if rates:
-        metrics["train_clips_per_s"] = round(sorted(rates)[len(rates) // 2], 2)
-
-    model_file = run_dir / MODEL_FILE
+    metrics["monitor"] = module.monitor
+    rate = median_throughput(trainer)
+    if rate is not None:
+        metrics["train_clips_per_s"] = round(rate, 2)
+    finish_run(
+        trainer,
+        run,
+        metrics,
+        export=lambda m: _export(cfg, module, data, run.model_file, m),
+        files={"data.json": _data_summary(data)},
+    )
     skipped = [(str(f.path), f.error) for f in data.failed]
-    if trainer.is_global_zero:
-        _export(cfg, module, data, model_file, metrics)
-        write_json(run_dir / "metrics.json", metrics)
-        write_json(run_dir / "data.json", _data_summary(data))
-    trainer.strategy.barrier("torchmusic-export")
-    return TrainResult(model_file=model_file, run_dir=run_dir, metrics=metrics, skipped=skipped)
+    return TrainResult(
+        model_file=run.model_file, run_dir=run.path, metrics=metrics, skipped=skipped
+    )
 
 
 def _build_module(cfg: TrainConfig, *, classes: list[str], multi_label: bool) -> ClassifierModule:
@@ -305,7 +231,7 @@ def _export(
         multi_label=bool(data.multi_label),
         feature=cfg.feature_config().to_dict(),
         clip_seconds=float(cfg.clip_seconds),
-        metrics={k: v for k, v in metrics.items() if isinstance(v, int | float | str)},
+        metrics=plain_metrics(metrics),
         extra={
             "train_config": cfg.to_dict(),
             "tracks": {name: len(part) for name, part in data.parts.items()},
@@ -323,23 +249,33 @@ def _data_summary(data: ClassificationData) -> dict[str, Any]:
     }
 
 
-def _train_baseline(cfg: TrainConfig, run_dir: Path, *, progress: bool) -> TrainResult:
+def _train_baseline(cfg: TrainConfig, run: RunFolder) -> TrainResult:
     """``model="mfcc-svm"``: the scikit-learn baseline, fitted by its own module.
 
     It computes its own MFCC statistics (and skips unreadable files itself), so
-    only the tracks and the split come from here (see torchmusic.training.baseline).
+    only the tracks and the split come from here (see
+    :mod:`torchmusic.training.classify.baseline`).
     """
     from torchmusic.models import read_spec
-    from torchmusic.training.baseline import fit_baseline
+    from torchmusic.training.classify.baseline import fit_baseline
 
     parts = split_tracks(load_tracks(cfg), cfg)
-    if progress:
+    if run.progress:
         print("\n" + split_table(parts), file=sys.stderr)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg.to_yaml(run_dir / "config.yaml")
-    model_file = Path(fit_baseline(cfg, parts[TRAIN], parts[VALID], progress=progress))
+    model_file = fit_baseline(
+        parts[TRAIN],
+        parts[VALID],
+        out_dir=run.path,
+        feature=cfg.feature,
+        clip_seconds=cfg.clip_seconds,
+        val_hop_seconds=cfg.val_hop_seconds,
+        cache_dir=cfg.cache_dir,
+        model_config=cfg.model_config,
+        label_column=cfg.label_column,
+        progress=run.progress,
+    )
     spec = read_spec(model_file)
     metrics = dict(spec.metrics)
-    write_json(run_dir / "metrics.json", metrics)
+    write_json(run.path / "metrics.json", metrics)
     skipped = [(s["path"], s["error"]) for s in spec.extra.get("skipped_files", [])]
-    return TrainResult(model_file=model_file, run_dir=run_dir, metrics=metrics, skipped=skipped)
+    return TrainResult(model_file=model_file, run_dir=run.path, metrics=metrics, skipped=skipped)

@@ -1,0 +1,6 @@
+"""Deprecated location: use :mod:`torchmusic.training.classify.data` (kept so old imports work)."""
+
+import importlib as _importlib
+
+_moved = _importlib.import_module("torchmusic.training.classify.data")
+globals().update({k: v for k, v in vars(_moved).items() if not k.startswith("__")})
