@@ -47,5 +47,12 @@ lint: $(STAMP)
 bench: install
 	$(BIN)/python benchmarks/run_all.py
 
+# One GPU check on a machine with one CUDA GPU, after `make install` (or with a python3
+# that has PyTorch): pytest -m gpu + the GPU rows of the benchmarks in < 8 minutes,
+# one JSON + one table in bench_out/gpu_suite/. GPU_SUITE_ALLOW_CPU=1: CPU dry run.
+.PHONY: gpu-check
+gpu-check:
+	benchmarks/gpu_suite.sh --out bench_out/gpu_suite
+
 clean:
 	rm -rf $(VENV) demo_out bench_out .pytest_cache

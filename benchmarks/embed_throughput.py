@@ -1,7 +1,7 @@
 """Embedding throughput: tracks per second from audio files to track embeddings.
 
 Run: ``python benchmarks/embed_throughput.py [--tracks 12] [--threads 1] [--workers 2]
-[--out bench_out]``
+[--out bench_out] [--audio DIR] [--devices cpu,cuda]``
 
 Tracks are Wesnoth music files (Debian ``wesnoth-1.16-music``: Ogg Vorbis,
 44.1 kHz stereo, 1.5-9 min), so every figure includes decoding, resampling to
@@ -11,7 +11,9 @@ Tracks are Wesnoth music files (Debian ``wesnoth-1.16-music``: Ogg Vorbis,
 threads); ``decode only`` is the loading alone, in one thread. The
 networks are untrained (speed does not depend on the weights) at their default
 sizes: 3 s windows of 64-band log-mel. On a CUDA machine the networks are also
-run with ``device="cuda"``.
+run with ``device="cuda"``. ``--audio DIR`` takes the tracks from another folder
+(e.g. ``../shared/data/recordings`` where Wesnoth's music is not installed) and
+``--devices cuda`` measures only the GPU rows (and the decoding).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from _common import DEFAULT_OUT, print_table, write_json
 
 WESNOTH = Path("/usr/share/games/wesnoth/1.16/data/core/music")
+AUDIO_SUFFIXES = {".ogg", ".wav", ".flac", ".mp3", ".opus"}
 
 
 def make_model_files(folder: Path) -> dict[str, Path]:
@@ -50,6 +53,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=str(DEFAULT_OUT))
+    parser.add_argument("--audio", default=None, help=f"folder of tracks (default: {WESNOTH})")
+    parser.add_argument(
+        "--devices", default=None, help="comma list of cpu,cuda (default: cpu, plus cuda if any)"
+    )
     args = parser.parse_args()
 
     import soundfile as sf
@@ -59,14 +66,26 @@ def main() -> None:
     from torchmusic.embed import embed_tracks, get_embedder
 
     torch.set_num_threads(args.threads)
-    files = sorted(WESNOTH.glob("*.ogg"))[: args.tracks]
+    if args.audio is None:
+        files = sorted(WESNOTH.glob("*.ogg"))[: args.tracks]
+    else:
+        folder = Path(args.audio)
+        files = sorted(p for p in folder.glob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        files = files[: args.tracks]
     if not files:
-        raise SystemExit(f"no audio in {WESNOTH}: apt-get install wesnoth-1.16-music")
+        raise SystemExit(
+            f"no audio in {args.audio or WESNOTH}: apt-get install wesnoth-1.16-music "
+            "or pass --audio DIR"
+        )
     minutes = sum(sf.info(f).duration for f in files) / 60
     tmp = Path(tempfile.mkdtemp(prefix="embed_throughput_"))
     models = make_model_files(tmp)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    contenders: list[tuple[str, str, Any]] = [("mfcc", "cpu", "mfcc")]
+    devices = (
+        args.devices.split(",")
+        if args.devices
+        else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    )
+    contenders: list[tuple[str, str, Any]] = [("mfcc", "cpu", "mfcc")] if "cpu" in devices else []
     for device in devices:
         contenders += [(name, device, path) for name, path in models.items()]
         contenders.append(("classifier:drums", device, "drums"))
