@@ -14,14 +14,10 @@ configuration is instant.
 from __future__ import annotations
 
 import dataclasses
-import os
-import typing
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from torchmusic.errors import DataError, ParameterError
-from torchmusic.training.config import _coerce, _parse_scalar, _resolve_paths, _suggest
+from torchmusic.errors import ParameterError
+from torchmusic.training.recipe import RunRecipe, coerce
 
 #: Token models this trainer builds (``pianoroll`` has its own trainer).
 LM_ARCHITECTURES = ("transformer", "lstm", "vae")
@@ -39,14 +35,10 @@ IDENTITY_KEYS = (
     "seq_len",
     "seed",
 )
-# Fields holding file paths: relative paths in a recipe are resolved against its folder.
-_PATH_FIELDS = ("data", "out_dir", "token_cache")
-# Dict-valued settings that dotted override keys may reach into.
-_DICT_FIELDS = ("model_config", "tokenizer_params", "select")
 
 
 @dataclasses.dataclass
-class LMTrainConfig:
+class LMTrainConfig(RunRecipe):
     """Everything a token language-model (or token VAE) training run needs.
 
     Parameters
@@ -151,150 +143,33 @@ class LMTrainConfig:
     max_tokens: int | None = None
     batch_size: int = 16
     max_epochs: int = 50
-    max_steps: int | None = None
-    max_minutes: float | None = None
     val_every_n_steps: int | None = None
     val_pieces: int | None = None
-    lr: float = 1e-3
     weight_decay: float = 0.01
     warmup_steps: int = 100
-    scheduler: str = "cosine"
     grad_clip: float = 1.0
     beta: float = 1.0
     kl_anneal_steps: int = 2000
     free_bits: float = 0.0
-    patience: int = 0
-    seed: int = 0
-    out_dir: str | None = None
     token_cache: str | None = None
     tokenize_workers: int | None = None
-    threads: int | None = None
-    accelerator: str = "auto"
-    devices: int | str | list[int] = "auto"
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: str | int | None = None
-    num_workers: int = 0
-    resume: bool = False
-    checkpoint_every_n_steps: int | None = None
-    test_after_fit: bool = True
-    log_every_n_steps: int = 10
+    num_workers: int | None = 0
 
-    def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            self.set(field.name, getattr(self, field.name))
+    PATH_FIELDS: ClassVar[tuple[str, ...]] = ("data", "out_dir", "token_cache")
+    IDENTITY_KEYS: ClassVar[tuple[str, ...]] = IDENTITY_KEYS
+    SCHEDULERS: ClassVar[tuple[str, ...]] = SCHEDULERS
 
-    # -- building ----------------------------------------------------------------
-    @classmethod
-    def from_dict(
-        cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | None = None
-    ) -> LMTrainConfig:
-        """A config from a plain dict; unknown keys are an error (with a suggestion).
+    def normalise(self, name: str, value: Any) -> Any:
+        """``--conditions tune_type,key`` on the command line becomes a list."""
+        if name == "conditions" and isinstance(value, list):
+            return [coerce("conditions[]", v, str) for v in value]
+        return value
 
-        Examples
-        --------
-        >>> LMTrainConfig.from_dict({"model": "lstm", "seq_len": 256}).seq_len
-        256
-        """
-        if not isinstance(data, Mapping):
-            raise ParameterError(f"a training config must be a mapping of settings, got {data!r}")
-        cfg = cls()
-        for key, value in data.items():
-            cfg.set(str(key), value, base_dir=base_dir)
-        return cfg
-
-    @classmethod
-    def from_yaml(cls, path: str | os.PathLike[str]) -> LMTrainConfig:
-        """Read a YAML recipe (relative paths in it are relative to the recipe's folder).
-
-        Examples
-        --------
-        >>> cfg = LMTrainConfig.from_yaml("configs/folk.yaml")  # doctest: +SKIP
-        """
-        import yaml
-
-        path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DataError(f"training config {str(path)!r} does not exist") from None
-        except (OSError, yaml.YAMLError) as exc:
-            raise DataError(f"training config {str(path)!r} is not readable YAML: {exc}") from None
-        if data is not None and not isinstance(data, dict):
-            raise DataError(f"training config {str(path)!r} must hold a mapping of settings")
-        try:
-            return cls.from_dict(data or {}, base_dir=path.resolve().parent)
-        except ParameterError as exc:
-            raise ParameterError(f"{path}: {exc}") from None
-
-    @classmethod
-    def from_sources(
-        cls,
-        *,
-        config: str | os.PathLike[str] | None = None,
-        overrides: Sequence[str] = (),
-        **settings: Any,
-    ) -> LMTrainConfig:
-        """Recipe, then explicit ``settings`` (None values skipped), then ``--key value`` overrides.
-
-        Examples
-        --------
-        >>> cfg = LMTrainConfig.from_sources(model="lstm", overrides=["--model_config.hidden", "64"])
-        >>> cfg.model, cfg.model_config
-        ('lstm', {'hidden': 64})
-        """
-        cfg = cls.from_yaml(config) if config is not None else cls()
-        for key, value in settings.items():
-            if value is not None:
-                cfg.set(key, value)
-        cfg.apply_overrides(overrides)
-        return cfg
-
-    # -- changing ----------------------------------------------------------------
-    def set(self, key: str, value: Any, *, base_dir: str | os.PathLike[str] | None = None) -> None:
-        """Set ``key`` (dotted for the dict settings: ``"model_config.n_layer"``), type-checked."""
-        key = key.replace("-", "_")
-        name, _, sub = key.partition(".")
-        hints = typing.get_type_hints(type(self))
-        if name not in hints:
-            raise ParameterError(f"unknown setting {key!r}{_suggest(name, hints)}")
-        if sub:
-            if name not in _DICT_FIELDS:
-                raise ParameterError(
-                    f"setting {name!r} is not a mapping, so {key!r} does not exist; use --{name}"
-                )
-            value = {**getattr(self, name), sub: value}
-        if name == "conditions" and isinstance(value, str):
-            # "--conditions tune_type,key" on the command line.
+    def set(self, key: str, value: Any, **kwargs: Any) -> None:
+        """As :meth:`Recipe.set`; a comma-separated ``conditions`` string is split."""
+        if key == "conditions" and isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
-        value = _coerce(name, value, hints[name])
-        if name == "conditions":
-            value = [_coerce("conditions[]", v, str) for v in value]
-        if base_dir is not None and name in _PATH_FIELDS:
-            value = _resolve_paths("data", value, Path(base_dir))
-        setattr(self, name, value)
-
-    def apply_overrides(self, tokens: Sequence[str]) -> None:
-        """Apply ``["--key", "value", "--key2=value2", "--flag", ...]`` in order.
-
-        A key followed by another ``--key`` (or by nothing) is set to ``true``.
-        """
-        tokens = list(tokens)
-        i = 0
-        while i < len(tokens):
-            token = tokens[i]
-            if not token.startswith("--") or len(token) <= 2:
-                raise ParameterError(
-                    f"unexpected argument {token!r}; overrides look like '--key value' "
-                    "or '--key=value'"
-                )
-            key, eq, raw = token[2:].partition("=")
-            if not eq:
-                has_value = i + 1 < len(tokens) and not tokens[i + 1].startswith("--")
-                raw = tokens[i + 1] if has_value else "true"
-                i += int(has_value)
-            self.set(key, _parse_scalar(raw))
-            i += 1
+        super().set(key, value, **kwargs)
 
     # -- checking ----------------------------------------------------------------
     def validate(self) -> LMTrainConfig:
@@ -312,23 +187,14 @@ class LMTrainConfig:
             )
         if self.tokenizer not in TOKENIZERS:
             raise ParameterError(f"tokenizer={self.tokenizer!r}; expected one of {TOKENIZERS}")
-        for name in ("batch_size", "max_epochs", "num_nodes", "log_every_n_steps", "seq_len"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or value < 1:
-                raise ParameterError(f"{name}={value!r} must be a positive integer")
-        if self.seq_len < 8:
+        super().validate()
+        if isinstance(self.seq_len, bool) or self.seq_len < 8:
             raise ParameterError(f"seq_len={self.seq_len!r} must be >= 8 tokens")
-        for name in (
-            "max_steps",
-            "val_every_n_steps",
-            "val_pieces",
-            "checkpoint_every_n_steps",
-            "max_tokens",
-        ):
+        for name in ("val_every_n_steps", "val_pieces", "max_tokens"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ParameterError(f"{name}={value!r} must be a positive integer or null")
-        for name in ("patience", "warmup_steps", "kl_anneal_steps", "num_workers"):
+        for name in ("warmup_steps", "kl_anneal_steps"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name}={getattr(self, name)!r} must be >= 0")
         if self.condition_min_count < 1:
@@ -337,19 +203,11 @@ class LMTrainConfig:
             raise ParameterError(f"transpose={self.transpose!r} must be in [0, 24] semitones")
         if not 0.0 <= self.condition_dropout <= 1.0:
             raise ParameterError(f"condition_dropout={self.condition_dropout!r} must be in [0, 1]")
-        if not self.lr > 0:
-            raise ParameterError(f"lr={self.lr!r} must be > 0")
-        for name in ("weight_decay", "grad_clip", "beta", "free_bits"):
+        for name in ("beta", "free_bits"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name}={getattr(self, name)!r} must be >= 0")
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ParameterError(f"max_minutes={self.max_minutes!r} must be > 0 or null")
-        if self.threads is not None and self.threads < 1:
-            raise ParameterError(f"threads={self.threads!r} must be >= 1 or null")
         if self.tokenize_workers is not None and self.tokenize_workers < 0:
             raise ParameterError(f"tokenize_workers={self.tokenize_workers!r} must be >= 0 or null")
-        if self.scheduler not in SCHEDULERS:
-            raise ParameterError(f"scheduler={self.scheduler!r}; expected one of {SCHEDULERS}")
         if self.model == "vae" and self.conditions:
             raise ParameterError(
                 f"conditions={self.conditions!r}: the VAE is not conditioned; use a "
@@ -370,24 +228,3 @@ class LMTrainConfig:
                 "model_config.vocab_size is set from the tokenizer and conditions; remove it"
             )
         return self
-
-    # -- saving ------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (checkpoints and model files store this, never the object)."""
-        return dataclasses.asdict(self)
-
-    def to_yaml(self, path: str | os.PathLike[str]) -> Path:
-        """Write the full configuration as YAML, atomically; returns the path."""
-        import yaml
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
-
-    def identity(self) -> dict[str, Any]:
-        """The settings that must not change when a run is resumed."""
-        d = self.to_dict()
-        return {k: d[k] for k in IDENTITY_KEYS}
