@@ -91,10 +91,8 @@ def fit_length(x: torch.Tensor, n: int, *, pad_value: float = 0.0) -> torch.Tens
 
 
 def n_frames(n_samples: int, config: FeatureConfig) -> int:
-    """Frames that ``config`` produces for ``n_samples`` samples (librosa's framing)."""
-    if config.center:
-        return 1 + n_samples // config.hop_length
-    return max(0, 1 + (n_samples - config.n_fft) // config.hop_length)
+    """Frames that ``config`` produces for ``n_samples`` samples (:meth:`FeatureConfig.n_frames`)."""
+    return config.n_frames(n_samples)
 
 
 class TrackDataset(torch.utils.data.Dataset):

@@ -126,6 +126,46 @@ class FeatureConfig:
         )
         return hashlib.sha256(payload.encode()).hexdigest()
 
+    # -- sizes ------------------------------------------------------------------------
+    @property
+    def n_bins(self) -> int:
+        """Rows of :meth:`compute`'s output: what a model fed these features is built with.
+
+        Examples
+        --------
+        >>> FeatureConfig(kind="mfcc", n_mfcc=13).n_bins
+        13
+        """
+        if self.kind in ("mel", "logmel"):
+            return self.n_mels
+        if self.kind == "mfcc":
+            return self.n_mfcc
+        if self.kind == "chroma":
+            return self.n_chroma
+        return self.n_fft // 2 + 1
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames :meth:`compute` gives for ``n_samples`` samples (librosa's framing).
+
+        Examples
+        --------
+        >>> FeatureConfig().n_frames(22050)
+        44
+        """
+        if self.center:
+            return 1 + n_samples // self.hop_length
+        return max(0, 1 + (n_samples - self.n_fft) // self.hop_length)
+
+    def clip_frames(self, clip_seconds: float) -> int:
+        """Frames of a ``clip_seconds`` clip: what datasets give and models are sized for.
+
+        Examples
+        --------
+        >>> FeatureConfig().clip_frames(3.0)
+        130
+        """
+        return self.n_frames(round(clip_seconds * self.sr))
+
     # -- computation ---------------------------------------------------------------
     def compute(self, y: torch.Tensor) -> torch.Tensor:
         """Compute this feature for ``y`` of shape ``(..., samples)`` at ``self.sr``.

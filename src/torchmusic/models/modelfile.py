@@ -12,14 +12,14 @@ string metadata holds
 
 safetensors stores raw tensor bytes and a JSON header only, so loading a file from
 an untrusted source never executes code (unlike pickle-based ``torch.save`` files,
-which are refused with a message saying why). Writing and verifying that container
-is shared with the other torchmusic file formats (:mod:`torchmusic.models.container`).
+which are refused with a message saying why). The format is
+:data:`CLASSIFIER_FORMAT`, a :class:`torchmusic.io.modelformat.ModelFormat`: writing,
+verifying and loading are shared with the other torchmusic model files.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from pathlib import Path
@@ -30,7 +30,6 @@ from torch import nn
 
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.features.config import FeatureConfig
-from torchmusic.models.classify.registry import architecture_of, get_classifier, make_config
 from torchmusic.io.container import (  # noqa: F401 (helpers re-exported for old importers)
     _json,
     _refuse_pickle,
@@ -43,7 +42,8 @@ from torchmusic.io.container import (  # noqa: F401 (helpers re-exported for old
     spec_with_model_config,
     write_container,
 )
-from torchmusic.pretrained import resolve_model
+from torchmusic.io.modelformat import ModelFormat
+from torchmusic.models.classify.registry import CLASSIFIER_REGISTRY, make_config
 
 FORMAT_NAME = "torchmusic.classifier"
 #: Bumped when the layout or the spec's meaning changes incompatibly.
@@ -106,21 +106,13 @@ class ClassifierSpec:
 
 
 def feature_bins(feature: FeatureConfig) -> int:
-    """Rows of ``feature.compute(y)``: the ``n_mels`` a classifier on it must be built with."""
-    if feature.kind in ("mel", "logmel"):
-        return feature.n_mels
-    if feature.kind == "mfcc":
-        return feature.n_mfcc
-    if feature.kind == "chroma":
-        return feature.n_chroma
-    return feature.n_fft // 2 + 1
+    """Rows of ``feature.compute(y)``; an alias of :attr:`FeatureConfig.n_bins`."""
+    return feature.n_bins
 
 
 def clip_frames(clip_seconds: float, feature: FeatureConfig) -> int:
-    """Frames of a ``clip_seconds`` clip: what the datasets give and models are sized for."""
-    from torchmusic.data.tracks import n_frames
-
-    return n_frames(round(clip_seconds * feature.sr), feature)
+    """Frames of a ``clip_seconds`` clip; an alias of :meth:`FeatureConfig.clip_frames`."""
+    return feature.clip_frames(clip_seconds)
 
 
 def validate_spec(spec: ClassifierSpec) -> Any:
@@ -159,8 +151,8 @@ def validate_spec(spec: ClassifierSpec) -> Any:
     # would fail (or silently mis-predict) on the first file.
     expected = {
         "n_classes": len(labels),
-        "n_mels": feature_bins(feature),
-        "n_frames": clip_frames(float(clip), feature),
+        "n_mels": feature.n_bins,
+        "n_frames": feature.clip_frames(float(clip)),
     }
     for name, want in expected.items():
         have = getattr(config, name)
@@ -190,30 +182,26 @@ def check_feature_match(spec: ClassifierSpec, requested: FeatureConfig) -> None:
         raise DataError("feature settings differ from the model's: " + "; ".join(diffs))
 
 
+#: The classifier model-file format.
+CLASSIFIER_FORMAT = ModelFormat(
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    ClassifierSpec,
+    "classifier model file",
+    registry=CLASSIFIER_REGISTRY,
+    validate=validate_spec,
+    shipped=True,
+)
+
+
 def save_classifier(path: str | os.PathLike[str], model: nn.Module, spec: ClassifierSpec) -> Path:
-    """Write ``model`` and ``spec`` to one safetensors model file, atomically.
+    """Write a registered classifier and its spec to one model file, atomically.
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Output file (conventionally ``*.safetensors``); parent folders are created.
-        An existing file is replaced only once the new one is completely written.
-    model : nn.Module
-        A registered classifier (its class is in :data:`CLASSIFIERS`) with ``.config``.
-    spec : ClassifierSpec
-        Its description. ``spec.architecture`` must name the model's class;
-        ``spec.model_config`` may be ``{}`` (filled from ``model.config``), otherwise it
-        must equal ``dataclasses.asdict(model.config)``.
-
-    Returns
-    -------
-    pathlib.Path
-        The written file.
-
-    Raises
-    ------
-    ParameterError
-        The spec is invalid or does not describe ``model``.
+    :meth:`~torchmusic.io.modelformat.ModelFormat.save` of :data:`CLASSIFIER_FORMAT`:
+    ``spec.architecture`` must name the model's class (one in :data:`CLASSIFIERS`),
+    ``spec.model_config`` may be ``{}`` (filled from ``model.config``), and the
+    sizes must fit the labels, features and clip (:func:`validate_spec`);
+    :class:`ParameterError` otherwise.
 
     Examples
     --------
@@ -223,39 +211,7 @@ def save_classifier(path: str | os.PathLike[str], model: nn.Module, spec: Classi
     >>> save_classifier("model.safetensors", model, spec)  # doctest: +SKIP
     PosixPath('model.safetensors')
     """
-    if not isinstance(spec, ClassifierSpec):
-        raise ParameterError(f"spec must be a ClassifierSpec, got {type(spec).__name__}")
-    arch = architecture_of(model)
-    if arch != spec.architecture:
-        raise ParameterError(
-            f"spec.architecture={spec.architecture!r} but the model is a {arch!r} classifier"
-        )
-    spec = spec_with_model_config(spec, model)
-    validate_spec(spec)
-    spec_json = spec_to_json(spec)
-    return write_container(
-        path,
-        model.state_dict(),
-        format_name=FORMAT_NAME,
-        format_version=FORMAT_VERSION,
-        spec_json=spec_json,
-    )
-
-
-def _read_verified(path: Path) -> tuple[bytes, ClassifierSpec, Any]:
-    """Raw bytes, spec and model config of a model file, all checks passed."""
-    raw, meta, _, _ = read_container(
-        path, format_name=FORMAT_NAME, format_version=FORMAT_VERSION, what="classifier model file"
-    )
-    spec_json = meta.get("spec", "")
-    try:
-        spec = ClassifierSpec.from_dict(json.loads(spec_json))
-        config = validate_spec(spec)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"model file {path} has an unreadable spec: {exc}") from exc
-    except ParameterError as exc:
-        raise DataError(f"model file {path}: {exc}") from exc
-    return raw, spec, config
+    return CLASSIFIER_FORMAT.save(path, model, spec)
 
 
 def read_spec(path: str | os.PathLike[str]) -> ClassifierSpec:
@@ -266,8 +222,7 @@ def read_spec(path: str | os.PathLike[str]) -> ClassifierSpec:
     DataError
         As :func:`load_classifier`.
     """
-    p = resolve_model(path)
-    return _read_verified(p)[1]
+    return CLASSIFIER_FORMAT.read_spec(path)
 
 
 def load_classifier(
@@ -307,15 +262,4 @@ def load_classifier(
     >>> spec.labels[:3]  # doctest: +SKIP
     ['clap', 'crash', 'hihat']
     """
-    p = resolve_model(path)
-    raw, spec, config = _read_verified(p)
-    _, model_cls = get_classifier(spec.architecture)
-    model = load_weights(
-        model_cls(config),
-        raw,
-        path=p,
-        what="model file",
-        architecture=spec.architecture,
-        device=device,
-    )
-    return model, spec
+    return CLASSIFIER_FORMAT.load(path, device=device)

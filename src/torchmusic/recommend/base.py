@@ -2,7 +2,8 @@
 
 A subclass implements :meth:`Recommender._fit`, :meth:`Recommender._score_profiles`
 (scores of every item for users described by their play rows) and the
-``_state``/``_set_state`` pair that :mod:`torchmusic.recommend.io` saves; the
+``_state``/``_set_state`` pair that :mod:`torchmusic.recommend.io` saves (that
+module does not import this one, so there is no import cycle); the
 public methods (``recommend``, ``recommend_batch``, ``recommend_similar``,
 ``save``) are written once, here.
 """
@@ -20,6 +21,7 @@ import scipy.sparse as sp
 
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.recommend.data import ListeningData
+from torchmusic.recommend.io import save_recommender
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,8 +269,6 @@ class Recommender:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted model to one safetensors file (see :func:`load_recommender`)."""
-        from torchmusic.recommend.io import save_recommender
-
         return save_recommender(self, path)
 
     # -- internals --------------------------------------------------------------------------

@@ -5,19 +5,25 @@ needs at recommendation time (plays as CSR arrays, tag assignments) under
 ``data.*`` and the fitted arrays under ``model.*``; its string metadata holds
 
 - ``format`` = ``"torchmusic.recommender"``, ``format_version``, ``torchmusic_version``,
-- ``kind`` (``"als"``, ``"bpr"``, ...), ``config`` (constructor arguments, JSON),
-- ``index``: user ids, item ids and names, tag names (JSON),
+- ``kind`` (``"als"``, ``"bpr"``, ...),
+- ``meta``: a :class:`RecommenderSpec` as JSON: the kind, ``config`` (constructor
+  arguments) and ``index`` (user ids, item ids and names, tag names),
 - ``payload_sha256`` / ``meta_sha256``: digests that make a truncated or edited file
   fail loudly instead of recommending nonsense.
 
-Writing, the safetensors checks and the refusal of pickled files are shared with
-the model files (:mod:`torchmusic.models.container`).
+The format is :data:`RECOMMENDER_FORMAT`, a :class:`torchmusic.io.modelformat.ModelFormat`
+whose models are numpy arrays rather than networks: writing, the safetensors checks
+and the refusal of pickled files are shared with the model files, and none of it
+imports torch.
+
+This module does not import :mod:`torchmusic.recommend.base` (whose ``save`` calls
+it): a recommender is recognised by its registered ``kind``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -27,7 +33,9 @@ import safetensors
 import safetensors.numpy
 
 from torchmusic.errors import DataError, ParameterError
-from torchmusic.recommend.base import Recommender
+from torchmusic.io.container import spec_from_dict
+from torchmusic.io.modelformat import ModelFormat
+from torchmusic.io.registry import close_names
 from torchmusic.recommend.data import ListeningData
 
 FORMAT_NAME = "torchmusic.recommender"
@@ -45,12 +53,19 @@ RECOMMENDERS = {
 }
 
 
-def recommender_class(kind: str) -> type[Recommender]:
-    """The class registered as ``kind`` (:class:`ParameterError` naming the known ones)."""
+def recommender_class(kind: str) -> type:
+    """The :class:`~torchmusic.recommend.base.Recommender` class registered as ``kind``.
+
+    Raises
+    ------
+    ParameterError
+        Unknown kind (the message names the known ones and suggests close ones).
+    """
     target = RECOMMENDERS.get(kind)
     if target is None:
+        known = sorted(RECOMMENDERS)
         raise ParameterError(
-            f"unknown recommender {kind!r}; expected one of {sorted(RECOMMENDERS)}"
+            f"unknown recommender {kind!r}; expected one of {known}{close_names(kind, known)}"
         )
     module, name = target.split(":")
     return getattr(importlib.import_module(module), name)
@@ -84,8 +99,92 @@ def _data_from(arrays: dict[str, np.ndarray], index: dict[str, Any]) -> Listenin
     )
 
 
-def save_recommender(model: Recommender, path: str | os.PathLike[str]) -> Path:
+@dataclasses.dataclass
+class RecommenderSpec:
+    """What a recommender file records besides its arrays (metadata key ``meta``).
+
+    Attributes
+    ----------
+    kind : str
+        Registered kind (``"als"``, ...): which class to rebuild.
+    config : dict
+        The constructor's keyword arguments (``model.get_config()``).
+    index : dict
+        ``users``, ``items``, ``item_names`` and ``tags`` of the training data.
+    """
+
+    kind: str
+    config: dict[str, Any]
+    index: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dict of all fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RecommenderSpec:
+        """Inverse of :meth:`to_dict`; unknown or missing keys are a :class:`ParameterError`."""
+        return spec_from_dict(cls, data)
+
+
+class RecommenderFormat(ModelFormat):
+    """Recommender files: the fitted arrays and the training data, as numpy arrays."""
+
+    def config_of(self, spec: RecommenderSpec) -> type:
+        """The recommender class of ``spec.kind`` (:class:`ParameterError` if unknown)."""
+        if not isinstance(spec.config, dict) or not isinstance(spec.index, dict):
+            raise ParameterError("config and index must be JSON objects")
+        return recommender_class(spec.kind)
+
+    def encode(self, model: Any, spec: Any = None) -> tuple[dict, RecommenderSpec, dict]:
+        """Arrays, spec and ``kind`` metadata of a fitted recommender (``spec`` is derived)."""
+        kind = getattr(model, "kind", None)
+        if not isinstance(kind, str) or not hasattr(model, "_state"):
+            raise ParameterError(f"model must be a Recommender, got {type(model).__name__}")
+        if kind not in RECOMMENDERS:
+            raise ParameterError(f"{type(model).__name__} has unregistered kind {kind!r}")
+        data = model.data  # raises if not fitted
+        arrays = _data_arrays(data)
+        for name, value in model._state().items():
+            arrays[f"model.{name}"] = np.ascontiguousarray(value)
+        index = {
+            "users": data.users.tolist(),
+            "items": data.items.tolist(),
+            "item_names": data.item_names.tolist(),
+            "tags": data.tags.tolist(),
+        }
+        return arrays, RecommenderSpec(kind, model.get_config(), index), {"kind": kind}
+
+    def decode(self, raw: bytes, spec: RecommenderSpec, cls: Any, *, path: Path, device: Any):
+        """The fitted recommender: ``cls(**config)`` with its data and arrays."""
+        try:
+            arrays = safetensors.numpy.load(raw)
+            model = cls(**spec.config)
+            model.data_ = _data_from(arrays, spec.index)
+            model._set_state(
+                {k.removeprefix("model."): v for k, v in arrays.items() if k.startswith("model.")}
+            )
+        except (KeyError, TypeError, ValueError, safetensors.SafetensorError) as exc:
+            raise DataError(f"recommender file {path} is malformed: {exc}") from exc
+        return model
+
+
+#: The recommender file format.
+RECOMMENDER_FORMAT = RecommenderFormat(
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    RecommenderSpec,
+    "recommender file",
+    spec_key="meta",
+    payload="arrays",
+)
+
+
+def save_recommender(model: Any, path: str | os.PathLike[str]) -> Path:
     """Write a fitted recommender to ``path`` atomically (see the module docstring).
+
+    The argument order is the long-standing one; ``RECOMMENDER_FORMAT.save(path,
+    model)`` is the same with the order of every other model file.
 
     Returns
     -------
@@ -102,35 +201,10 @@ def save_recommender(model: Recommender, path: str | os.PathLike[str]) -> Path:
     >>> save_recommender(ALSRecommender().fit(train), "als.safetensors")  # doctest: +SKIP
     PosixPath('als.safetensors')
     """
-    from torchmusic.io.container import _json, write_container
-
-    if not isinstance(model, Recommender):
-        raise ParameterError(f"model must be a Recommender, got {type(model).__name__}")
-    if model.kind not in RECOMMENDERS:
-        raise ParameterError(f"{type(model).__name__} has unregistered kind {model.kind!r}")
-    data = model.data  # raises if not fitted
-    arrays = _data_arrays(data)
-    for name, value in model._state().items():
-        arrays[f"model.{name}"] = np.ascontiguousarray(value)
-    index = {
-        "users": data.users.tolist(),
-        "items": data.items.tolist(),
-        "item_names": data.item_names.tolist(),
-        "tags": data.tags.tolist(),
-    }
-    meta = {"kind": model.kind, "config": model.get_config(), "index": index}
-    return write_container(
-        path,
-        arrays,
-        format_name=FORMAT_NAME,
-        format_version=FORMAT_VERSION,
-        spec_json=_json(meta),
-        spec_key="meta",
-        extra_metadata={"kind": model.kind},
-    )
+    return RECOMMENDER_FORMAT.save(path, model)
 
 
-def load_recommender(path: str | os.PathLike[str]) -> Recommender:
+def load_recommender(path: str | os.PathLike[str]) -> Any:
     """Load a recommender written by :meth:`Recommender.save`; never unpickles anything.
 
     Raises
@@ -143,27 +217,4 @@ def load_recommender(path: str | os.PathLike[str]) -> Recommender:
     >>> model = load_recommender("als.safetensors")  # doctest: +SKIP
     >>> model.recommend("2", k=3)  # doctest: +SKIP
     """
-    from torchmusic.io.container import read_container
-
-    p = Path(path)
-    raw, meta, _, _ = read_container(
-        p,
-        format_name=FORMAT_NAME,
-        format_version=FORMAT_VERSION,
-        what="recommender file",
-        spec_key="meta",
-        payload="arrays",
-    )
-    meta_json = meta.get("meta", "")
-    try:
-        info = json.loads(meta_json)
-        arrays = safetensors.numpy.load(raw)
-        cls = recommender_class(info["kind"])
-        model = cls(**info["config"])
-        model.data_ = _data_from(arrays, info["index"])
-        model._set_state(
-            {k.removeprefix("model."): v for k, v in arrays.items() if k.startswith("model.")}
-        )
-    except (KeyError, TypeError, ValueError, safetensors.SafetensorError) as exc:
-        raise DataError(f"recommender file {p} is malformed: {exc}") from exc
-    return model
+    return RECOMMENDER_FORMAT.load(path)[0]

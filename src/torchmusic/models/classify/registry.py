@@ -1,29 +1,39 @@
-"""Name -> (config class, model class) registry of classifiers, and the builder."""
+"""The classifier registry (name -> (config class, model class)) and the builder.
+
+A :class:`torchmusic.io.registry.Registry`; the functions here are its long-standing
+names (``register_classifier``, ``get_classifier``, ``build_classifier``, ...).
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 from typing import Any
 
 from torch import nn
 
-from torchmusic.errors import DependencyError, ParameterError
+from torchmusic.io.registry import Registry
 from torchmusic.models.classify.crnn import CRNN, CRNNConfig
 from torchmusic.models.classify.short_chunk_resnet import ShortChunkResNet, ShortChunkResNetConfig
 from torchmusic.models.classify.simple_cnn import SimpleCNN, SimpleCNNConfig
 
-#: ``name -> (ConfigClass, ModelClass)``; extend with :func:`register_classifier`.
-CLASSIFIERS: dict[str, tuple[type, type[nn.Module]]] = {
+#: Every classifier architecture. ``"mfcc-svm"`` lives in a module of its own (with
+#: optional dependencies) that registers it when first looked up, so loading such a
+#: model file works without the caller importing anything.
+CLASSIFIER_REGISTRY = Registry(
+    "classifier",
+    base=nn.Module,
+    base_name="nn.Module",
+    required_fields=("n_mels", "n_frames", "n_classes"),
+    plugins={"mfcc-svm": "torchmusic.models.baseline"},
+)
+#: ``name -> (ConfigClass, ModelClass)`` (the registry's own table); extend with
+#: :func:`register_classifier`.
+CLASSIFIERS: dict[str, tuple[type, type[nn.Module]]] = CLASSIFIER_REGISTRY.entries
+for _name, (_config_cls, _model_cls) in {
     "simple_cnn": (SimpleCNNConfig, SimpleCNN),
     "crnn": (CRNNConfig, CRNN),
     "shortchunk": (ShortChunkResNetConfig, ShortChunkResNet),
-}
-
-# Architectures that live in modules of their own (with optional dependencies);
-# importing the module registers them. Looked up only when a name is not found,
-# so loading such a model file works without the caller importing anything.
-_PLUGINS: dict[str, str] = {"mfcc-svm": "torchmusic.models.baseline"}
+}.items():
+    CLASSIFIER_REGISTRY.register(_name, _config_cls, _model_cls)
 
 
 def register_classifier(name: str, config_cls: type, model_cls: type[nn.Module]) -> None:
@@ -47,65 +57,17 @@ def register_classifier(name: str, config_cls: type, model_cls: type[nn.Module])
     --------
     >>> register_classifier("my_cnn", MyConfig, MyCNN)  # doctest: +SKIP
     """
-    if not isinstance(name, str) or not name:
-        raise ParameterError(f"classifier name {name!r} must be a non-empty string")
-    if not dataclasses.is_dataclass(config_cls) or not isinstance(config_cls, type):
-        raise ParameterError(f"config_cls={config_cls!r} must be a dataclass type")
-    fields = {f.name for f in dataclasses.fields(config_cls)}
-    missing = {"n_mels", "n_frames", "n_classes"} - fields
-    if missing:
-        raise ParameterError(f"config_cls {config_cls.__name__} lacks fields {sorted(missing)}")
-    if not (isinstance(model_cls, type) and issubclass(model_cls, nn.Module)):
-        raise ParameterError(f"model_cls={model_cls!r} must be an nn.Module subclass")
-    existing = CLASSIFIERS.get(name)
-    if existing is not None and existing != (config_cls, model_cls):
-        raise ParameterError(
-            f"classifier name {name!r} is already registered to {existing[1].__name__}"
-        )
-    CLASSIFIERS[name] = (config_cls, model_cls)
+    CLASSIFIER_REGISTRY.register(name, config_cls, model_cls)
 
 
 def get_classifier(name: str) -> tuple[type, type[nn.Module]]:
-    """``(ConfigClass, ModelClass)`` of architecture ``name``.
-
-    Raises
-    ------
-    ParameterError
-        Unknown name (the message lists the known ones).
-    DependencyError
-        The architecture's module needs a package that is not installed.
-    """
-    if name not in CLASSIFIERS and name in _PLUGINS:
-        try:
-            importlib.import_module(_PLUGINS[name])
-        except ImportError as exc:
-            raise DependencyError(
-                f"architecture {name!r} needs module {_PLUGINS[name]}, which failed to "
-                f"import: {exc}"
-            ) from exc
-    if name not in CLASSIFIERS:
-        known = sorted(set(CLASSIFIERS) | set(_PLUGINS))
-        raise ParameterError(f"unknown architecture {name!r}; expected one of {known}")
-    return CLASSIFIERS[name]
+    """``(ConfigClass, ModelClass)`` of architecture ``name`` (see :meth:`Registry.get`)."""
+    return CLASSIFIER_REGISTRY.get(name)
 
 
 def make_config(architecture: str, settings: dict[str, Any]) -> Any:
-    """The config dataclass of ``architecture`` from a plain dict (e.g. read from JSON).
-
-    Unknown keys are an error (listing the valid ones) rather than silently ignored.
-    """
-    config_cls, _ = get_classifier(architecture)
-    known = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise ParameterError(
-            f"unknown setting(s) {unknown} for architecture {architecture!r}; "
-            f"expected a subset of {sorted(known)}"
-        )
-    try:
-        return config_cls(**settings)
-    except TypeError as exc:  # a required field is missing
-        raise ParameterError(f"settings for architecture {architecture!r}: {exc}") from exc
+    """The config dataclass of ``architecture`` from a plain dict; unknown keys are an error."""
+    return CLASSIFIER_REGISTRY.make_config(architecture, settings)
 
 
 def build_classifier(
@@ -118,10 +80,10 @@ def build_classifier(
     architecture : {"simple_cnn", "crnn", "shortchunk"} or a registered name
         Which network.
     n_mels : int
-        Feature bins of the input (``FeatureConfig.n_mels`` for mel features,
-        ``n_mfcc`` / ``n_chroma`` for those).
+        Feature bins of the input (``FeatureConfig.n_bins``: ``n_mels`` for mel
+        features, ``n_mfcc`` / ``n_chroma`` for those).
     n_frames : int
-        Frames per clip (``torchmusic.data.tracks.n_frames(round(clip_seconds * sr), feature)``).
+        Frames per clip (``FeatureConfig.clip_frames(clip_seconds)``).
     n_classes : int
         Outputs.
     **overrides
@@ -145,17 +107,9 @@ def build_classifier(
     torch.Size([2, 10])
     """
     settings = dict(overrides, n_mels=n_mels, n_frames=n_frames, n_classes=n_classes)
-    config = make_config(architecture, settings)
-    _, model_cls = get_classifier(architecture)
-    return model_cls(config)
+    return CLASSIFIER_REGISTRY.build(architecture, **settings)
 
 
 def architecture_of(model: nn.Module) -> str:
     """Registered name of ``model``'s class (:class:`ParameterError` when unregistered)."""
-    for name, (_, model_cls) in CLASSIFIERS.items():
-        if type(model) is model_cls:
-            return name
-    raise ParameterError(
-        f"{type(model).__name__} is not a registered classifier; register it with "
-        "register_classifier(name, ConfigClass, ModelClass)"
-    )
+    return CLASSIFIER_REGISTRY.name_of(model)

@@ -1,22 +1,20 @@
 """Embedding model files: one ``.safetensors`` file with the weights and everything to use them.
 
-The layout is the shared torchmusic container (:mod:`torchmusic.models.container`,
-which writes and verifies it): safetensors tensors plus string metadata holding ``format`` =
-``"torchmusic.embedder"``, ``format_version``, ``torchmusic_version``, ``spec`` (an
-:class:`EmbeddingModelSpec` as JSON) and the ``payload_sha256`` / ``spec_sha256``
-digests that make a truncated or tampered file a :class:`DataError`. Loading never
-unpickles anything.
+The layout is the shared torchmusic container (:mod:`torchmusic.io.container`):
+safetensors tensors plus string metadata holding ``format`` = ``"torchmusic.embedder"``,
+``format_version``, ``torchmusic_version``, ``spec`` (an :class:`EmbeddingModelSpec`
+as JSON) and the ``payload_sha256`` / ``spec_sha256`` digests that make a truncated
+or tampered file a :class:`DataError`. Loading never unpickles anything. The format
+is :data:`EMBEDDER_FORMAT`, a :class:`torchmusic.io.modelformat.ModelFormat`.
 
-:func:`model_fingerprint` names the exact weights and settings of an embedding or
-classifier model file; a catalog records it so embeddings of different models
-are never mixed.
+:func:`model_fingerprint` (from :mod:`torchmusic.io.modelformat`) names the exact
+weights and settings of an embedding or classifier model file; a catalog records it
+so embeddings of different models are never mixed.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import os
 from pathlib import Path
@@ -25,22 +23,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchmusic.errors import DataError, ParameterError
+from torchmusic.errors import ParameterError
 from torchmusic.features.config import FeatureConfig
-from torchmusic.io.container import (
-    load_weights,
-    read_container,
-    spec_from_dict,
-    spec_to_json,
-    spec_with_model_config,
-    write_container,
+from torchmusic.io.container import spec_from_dict
+from torchmusic.io.modelformat import (  # noqa: F401 (re-exported: their old home)
+    ModelFormat,
+    fingerprint_of,
+    model_fingerprint,
+    read_model_metadata,
 )
-from torchmusic.models.embed.registry import (
-    EMBEDDERS,
-    embedder_architecture_of,
-    make_embedder_config,
-)
-from torchmusic.models.modelfile import clip_frames, feature_bins
+from torchmusic.models.embed.registry import EMBEDDER_REGISTRY, make_embedder_config
 
 FORMAT_NAME = "torchmusic.embedder"
 #: Bumped when the layout or the spec's meaning changes incompatibly.
@@ -109,7 +101,7 @@ def validate_embedding_spec(spec: EmbeddingModelSpec) -> Any:
             raise ParameterError(f"{name}={getattr(spec, name)!r} must be a dict")
     feature = spec.feature_config()
     config = make_embedder_config(spec.architecture, spec.model_config)
-    expected = {"n_mels": feature_bins(feature), "n_frames": clip_frames(float(clip), feature)}
+    expected = {"n_mels": feature.n_bins, "n_frames": feature.clip_frames(float(clip))}
     for name, want in expected.items():
         if getattr(config, name) != want:
             raise ParameterError(
@@ -119,24 +111,26 @@ def validate_embedding_spec(spec: EmbeddingModelSpec) -> Any:
     return config
 
 
+#: The embedding model-file format (no shipped embedders: paths only).
+EMBEDDER_FORMAT = ModelFormat(
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    EmbeddingModelSpec,
+    "embedding model file",
+    registry=EMBEDDER_REGISTRY,
+    validate=validate_embedding_spec,
+)
+
+
 def save_embedding_model(
     path: str | os.PathLike[str], model: nn.Module, spec: EmbeddingModelSpec
 ) -> Path:
-    """Write ``model`` and ``spec`` to one safetensors embedding model file, atomically.
+    """Write an embedding network and its spec to one model file, atomically.
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Output file; parent folders are created. An existing file is replaced only
-        once the new one is completely written.
-    model : nn.Module
-        A :class:`ConvAutoencoder` or :class:`ContrastiveEncoder`.
-    spec : EmbeddingModelSpec
-        Its description (``model_config`` may be ``{}``: taken from ``model.config``).
-
-    Returns
-    -------
-    pathlib.Path
+    :meth:`~torchmusic.io.modelformat.ModelFormat.save` of :data:`EMBEDDER_FORMAT`:
+    ``model`` is a registered network (:class:`ConvAutoencoder`,
+    :class:`ContrastiveEncoder`, ...); ``spec.model_config`` may be ``{}`` (taken
+    from ``model.config``); its sizes must fit the features and clip.
 
     Examples
     --------
@@ -146,74 +140,12 @@ def save_embedding_model(
     >>> save_embedding_model("embedder.safetensors", model, spec)  # doctest: +SKIP
     PosixPath('embedder.safetensors')
     """
-    if not isinstance(spec, EmbeddingModelSpec):
-        raise ParameterError(f"spec must be an EmbeddingModelSpec, got {type(spec).__name__}")
-    arch = embedder_architecture_of(model)
-    if arch != spec.architecture:
-        raise ParameterError(f"spec.architecture={spec.architecture!r} but the model is {arch!r}")
-    spec = spec_with_model_config(spec, model)
-    validate_embedding_spec(spec)
-    spec_json = spec_to_json(spec)
-    return write_container(
-        path,
-        model.state_dict(),
-        format_name=FORMAT_NAME,
-        format_version=FORMAT_VERSION,
-        spec_json=spec_json,
-    )
-
-
-def read_model_metadata(path: str | os.PathLike[str]) -> tuple[bytes, dict[str, str], int]:
-    """Raw bytes, verified safetensors metadata and tensor-data offset of a torchmusic model file.
-
-    Works for classifier and embedding model files alike: checks that it is not a
-    pickle, that the header parses, and that the weights' checksum matches.
-
-    Raises
-    ------
-    DataError
-        Missing, unreadable, pickled, not a torchmusic file, or corrupt.
-    """
-    raw, meta, _, start = read_container(
-        path, format_name=None, format_version=None, what="model file"
-    )
-    return raw, meta, start
-
-
-def fingerprint_of(meta: dict[str, str]) -> str:
-    """Identity of a model file's weights + settings (hex), from its verified metadata."""
-    text = f"{meta.get('format')}:{meta['payload_sha256']}:{meta['spec_sha256']}"
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def model_fingerprint(path: str | os.PathLike[str]) -> str:
-    """Fingerprint of a classifier or embedding model file (same weights and spec: same value).
-
-    Examples
-    --------
-    >>> model_fingerprint("embedder.safetensors")  # doctest: +SKIP
-    '3f9a0c...'
-    """
-    return fingerprint_of(read_model_metadata(path)[1])
-
-
-def _read_verified(path: Path) -> tuple[bytes, EmbeddingModelSpec, Any, dict[str, str]]:
-    raw, meta, _, _ = read_container(
-        path, format_name=FORMAT_NAME, format_version=FORMAT_VERSION, what="embedding model file"
-    )
-    try:
-        spec = EmbeddingModelSpec.from_dict(json.loads(meta.get("spec", "")))
-        config = validate_embedding_spec(spec)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"embedding model file {path} has an unreadable spec: {exc}") from exc
-    except ParameterError as exc:
-        raise DataError(f"embedding model file {path}: {exc}") from exc
-    return raw, spec, config, meta
+    return EMBEDDER_FORMAT.save(path, model, spec)
 
 
 def read_embedding_spec(path: str | os.PathLike[str]) -> EmbeddingModelSpec:
     """The verified :class:`EmbeddingModelSpec` of a file, without building the network."""
-    return _read_verified(Path(path))[1]
+    return EMBEDDER_FORMAT.read_spec(path)
 
 
 def load_embedding_model(
@@ -245,14 +177,4 @@ def load_embedding_model(
     >>> spec.dim  # doctest: +SKIP
     128
     """
-    p = Path(path)
-    raw, spec, config, _ = _read_verified(p)
-    model = load_weights(
-        EMBEDDERS[spec.architecture][1](config),
-        raw,
-        path=p,
-        what="embedding model file",
-        architecture=spec.architecture,
-        device=device,
-    )
-    return model, spec
+    return EMBEDDER_FORMAT.load(path, device=device)

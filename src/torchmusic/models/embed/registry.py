@@ -1,41 +1,44 @@
-"""Name -> (config class, network class) of the embedding networks, and the builder."""
+"""The embedding-network registry (name -> (config class, network class)) and the builder.
+
+A :class:`torchmusic.io.registry.Registry`; the functions here are its long-standing names.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from torch import nn
 
-from torchmusic.errors import ParameterError
+from torchmusic.io.registry import Registry
 from torchmusic.models.embed.autoencoder import AutoencoderConfig, ConvAutoencoder
 from torchmusic.models.embed.contrastive import ContrastiveConfig, ContrastiveEncoder
 
-#: ``name -> (ConfigClass, ModelClass)``; every model has ``.embed(x) -> (batch, dim)``.
-EMBEDDERS: dict[str, tuple[type, type[nn.Module]]] = {
-    "autoencoder": (AutoencoderConfig, ConvAutoencoder),
-    "contrastive": (ContrastiveConfig, ContrastiveEncoder),
-}
+EMBEDDER_REGISTRY = Registry(
+    "embedder",
+    label="embedding architecture",
+    base=nn.Module,
+    base_name="nn.Module",
+    required_fields=("n_mels", "n_frames"),
+)
+#: ``name -> (ConfigClass, ModelClass)`` (the registry's own table); every model has
+#: ``.embed(x) -> (batch, dim)``.
+EMBEDDERS: dict[str, tuple[type, type[nn.Module]]] = EMBEDDER_REGISTRY.entries
+EMBEDDER_REGISTRY.register("autoencoder", AutoencoderConfig, ConvAutoencoder)
+EMBEDDER_REGISTRY.register("contrastive", ContrastiveConfig, ContrastiveEncoder)
+
+
+def register_embedder(name: str, config_cls: type, model_cls: type[nn.Module]) -> None:
+    """Make ``name`` buildable by :func:`build_embedder` and loadable from model files.
+
+    ``config_cls`` needs ``n_mels`` and ``n_frames`` fields; ``model_cls(config)``
+    must keep it as ``.config`` and have ``.embed(x)``.
+    """
+    EMBEDDER_REGISTRY.register(name, config_cls, model_cls)
 
 
 def make_embedder_config(architecture: str, settings: dict[str, Any]) -> Any:
     """The config dataclass of ``architecture`` from a plain dict; unknown keys are an error."""
-    if architecture not in EMBEDDERS:
-        raise ParameterError(
-            f"unknown embedding architecture {architecture!r}; expected one of {sorted(EMBEDDERS)}"
-        )
-    config_cls, _ = EMBEDDERS[architecture]
-    known = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise ParameterError(
-            f"unknown setting(s) {unknown} for embedding architecture {architecture!r}; "
-            f"expected a subset of {sorted(known)}"
-        )
-    try:
-        return config_cls(**settings)
-    except TypeError as exc:  # a required field is missing
-        raise ParameterError(f"settings for {architecture!r}: {exc}") from exc
+    return EMBEDDER_REGISTRY.make_config(architecture, settings)
 
 
 def build_embedder(architecture: str, *, n_mels: int, n_frames: int, **overrides: Any) -> nn.Module:
@@ -60,15 +63,11 @@ def build_embedder(architecture: str, *, n_mels: int, n_frames: int, **overrides
     >>> model.config.dim
     32
     """
-    config = make_embedder_config(architecture, dict(overrides, n_mels=n_mels, n_frames=n_frames))
-    return EMBEDDERS[architecture][1](config)
+    return EMBEDDER_REGISTRY.build(
+        architecture, **dict(overrides, n_mels=n_mels, n_frames=n_frames)
+    )
 
 
 def embedder_architecture_of(model: nn.Module) -> str:
     """Registered name of ``model``'s class (:class:`ParameterError` when it is not one)."""
-    for name, (_, model_cls) in EMBEDDERS.items():
-        if type(model) is model_cls:
-            return name
-    raise ParameterError(
-        f"{type(model).__name__} is not an embedding network; expected one of {sorted(EMBEDDERS)}"
-    )
+    return EMBEDDER_REGISTRY.name_of(model)

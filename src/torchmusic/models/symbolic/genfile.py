@@ -7,14 +7,13 @@ JSON: architecture and config, the miditok tokenizer's settings, the condition
 vocabulary, the kind of model, metrics) and the ``payload_sha256`` / ``spec_sha256``
 digests, so a truncated or tampered file is refused. Loading never unpickles.
 
-Writing and verifying the container is shared with the other formats
-(:mod:`torchmusic.models.container`), so all are read and checked by the same code.
+The format is :data:`GENERATOR_FORMAT`, a :class:`torchmusic.io.modelformat.ModelFormat`,
+so all model files are written, read and checked by the same code.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,23 +22,14 @@ import torch
 from torch import nn
 
 from torchmusic.errors import DataError, ParameterError
-from torchmusic.io.container import (
-    load_weights,
-    read_container,
-    spec_from_dict,
-    spec_to_json,
-    spec_with_model_config,
-    write_container,
-)
-from torchmusic.models.modelfile import FORMAT_NAME as CLASSIFIER_FORMAT
+from torchmusic.io.container import spec_from_dict
+from torchmusic.io.modelformat import ModelFormat
 from torchmusic.models.symbolic.registry import (
     GENERATOR_KINDS,
+    GENERATOR_REGISTRY,
     KINDS,
-    generator_architecture_of,
-    get_generator,
     make_generator_config,
 )
-from torchmusic.pretrained import resolve_model
 
 FORMAT_NAME = "torchmusic.generator"
 #: Bumped when the layout or the spec's meaning changes incompatibly.
@@ -50,7 +40,7 @@ COMMANDS = {
     "tokens": "torchmusic generate",
     "vae": "torchmusic generate / torchmusic interpolate",
     "pianoroll": "torchmusic generate",
-    CLASSIFIER_FORMAT: "torchmusic predict / torchmusic evaluate",
+    "torchmusic.classifier": "torchmusic predict / torchmusic evaluate",
 }
 
 
@@ -126,30 +116,26 @@ def validate_generator_spec(spec: GeneratorSpec) -> Any:
     return config
 
 
+#: The generator model-file format.
+GENERATOR_FORMAT = ModelFormat(
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    GeneratorSpec,
+    "generator model file",
+    registry=GENERATOR_REGISTRY,
+    validate=validate_generator_spec,
+    shipped=True,
+)
+
+
 def save_generator(path: str | os.PathLike[str], model: nn.Module, spec: GeneratorSpec) -> Path:
-    """Write ``model`` and ``spec`` to one safetensors model file, atomically.
+    """Write a registered generator and its spec to one model file, atomically.
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Output file (conventionally ``*.safetensors``); parent folders are created.
-        An existing file is replaced only once the new one is completely written.
-    model : nn.Module
-        A registered generator (its class is in :data:`GENERATORS`) with ``.config``.
-    spec : GeneratorSpec
-        Its description. ``spec.architecture`` must name the model's class;
-        ``spec.model_config`` may be ``{}`` (filled from ``model.config``), otherwise it
-        must equal ``dataclasses.asdict(model.config)``.
-
-    Returns
-    -------
-    pathlib.Path
-        The written file.
-
-    Raises
-    ------
-    ParameterError
-        The spec is invalid, not JSON-able, or does not describe ``model``.
+    :meth:`~torchmusic.io.modelformat.ModelFormat.save` of :data:`GENERATOR_FORMAT`:
+    ``spec.architecture`` must name the model's class (one in :data:`GENERATORS`),
+    ``spec.model_config`` may be ``{}`` (filled from ``model.config``), and the kind
+    must fit the architecture (:func:`validate_generator_spec`);
+    :class:`ParameterError` otherwise.
 
     Examples
     --------
@@ -158,50 +144,23 @@ def save_generator(path: str | os.PathLike[str], model: nn.Module, spec: Generat
     >>> save_generator("lm.safetensors", model, spec)  # doctest: +SKIP
     PosixPath('lm.safetensors')
     """
-    if not isinstance(spec, GeneratorSpec):
-        raise ParameterError(f"spec must be a GeneratorSpec, got {type(spec).__name__}")
-    arch = generator_architecture_of(model)
-    if arch != spec.architecture:
-        raise ParameterError(
-            f"spec.architecture={spec.architecture!r} but the model is a {arch!r} generator"
-        )
-    spec = spec_with_model_config(spec, model)
-    validate_generator_spec(spec)
-    spec_json = spec_to_json(spec)
-    return write_container(
-        path,
-        model.state_dict(),
-        format_name=FORMAT_NAME,
-        format_version=FORMAT_VERSION,
-        spec_json=spec_json,
-    )
+    return GENERATOR_FORMAT.save(path, model, spec)
 
 
-def _check_kind(path: Path, spec: GeneratorSpec, kind: str | tuple[str, ...] | None) -> None:
+def _kind_check(kind: str | tuple[str, ...] | None) -> Any:
+    """A ``check(path, spec)`` for :meth:`ModelFormat.load` that accepts the kinds ``kind``."""
     if kind is None:
-        return
+        return None
     wanted = (kind,) if isinstance(kind, str) else tuple(kind)
-    if spec.kind not in wanted:
-        raise DataError(
-            f"model file {path} is a {spec.kind!r} generator ({spec.architecture}), used by "
-            f"'{COMMANDS[spec.kind]}'; this needs a {' or '.join(map(repr, wanted))} model"
-        )
 
+    def check(path: Path, spec: GeneratorSpec) -> None:
+        if spec.kind not in wanted:
+            raise DataError(
+                f"model file {path} is a {spec.kind!r} generator ({spec.architecture}), used "
+                f"by '{COMMANDS[spec.kind]}'; this needs a {' or '.join(map(repr, wanted))} model"
+            )
 
-def _read_verified(path: Path) -> tuple[bytes, GeneratorSpec, Any]:
-    """Raw bytes, spec and model config of a generator file, all checks passed."""
-    raw, meta, _, _ = read_container(
-        path, format_name=FORMAT_NAME, format_version=FORMAT_VERSION, what="generator model file"
-    )
-    spec_json = meta.get("spec", "")
-    try:
-        spec = GeneratorSpec.from_dict(json.loads(spec_json))
-        config = validate_generator_spec(spec)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"model file {path} has an unreadable spec: {exc}") from exc
-    except ParameterError as exc:
-        raise DataError(f"model file {path}: {exc}") from exc
-    return raw, spec, config
+    return check
 
 
 def read_generator_spec(
@@ -214,10 +173,7 @@ def read_generator_spec(
     DataError
         As :func:`load_generator`.
     """
-    p = resolve_model(path)
-    spec = _read_verified(p)[1]
-    _check_kind(p, spec, kind)
-    return spec
+    return GENERATOR_FORMAT.read_spec(path, check=_kind_check(kind))
 
 
 def load_generator(
@@ -262,16 +218,4 @@ def load_generator(
     >>> spec.architecture  # doctest: +SKIP
     'transformer'
     """
-    p = resolve_model(path)
-    raw, spec, config = _read_verified(p)
-    _check_kind(p, spec, kind)
-    _, model_cls = get_generator(spec.architecture)
-    model = load_weights(
-        model_cls(config),
-        raw,
-        path=p,
-        what="model file",
-        architecture=spec.architecture,
-        device=device,
-    )
-    return model, spec
+    return GENERATOR_FORMAT.load(path, device=device, check=_kind_check(kind))

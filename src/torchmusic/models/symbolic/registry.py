@@ -1,38 +1,43 @@
-"""Name -> (config class, model class) registry of generative models, and the builder.
+"""The generator registry (name -> (config class, model class)) and the builder.
 
-Built-in architectures (``"transformer"``, ``"lstm"``, ``"vae"``, ``"pianoroll"``) live
-in modules of their own that register themselves when imported; :func:`get_generator`
-imports them on first use, so loading a model file works without the caller
-importing anything and this module stays free of the models' code (no import cycles
-with modules that import :mod:`~torchmusic.models.symbolic.genfile`).
+A :class:`torchmusic.io.registry.Registry`. Built-in architectures
+(``"transformer"``, ``"lstm"``, ``"vae"``, ``"pianoroll"``) live in modules of their
+own that register themselves when imported; the registry imports them on first
+use, so loading a model file works without the caller importing anything and this
+module stays free of the models' code (no import cycles with modules that import
+:mod:`~torchmusic.models.symbolic.genfile`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 from typing import Any
 
 from torch import nn
 
-from torchmusic.errors import DependencyError, ParameterError
-
-#: ``name -> (ConfigClass, ModelClass)``; extend with :func:`register_generator`.
-GENERATORS: dict[str, tuple[type, type[nn.Module]]] = {}
-
-#: ``name -> kind`` of model file ("tokens", "vae" or "pianoroll") where registered with one.
-GENERATOR_KINDS: dict[str, str] = {}
+from torchmusic.errors import ParameterError
+from torchmusic.io.registry import Registry
 
 #: Model-file kinds: token language models, token VAEs, piano-roll models.
 KINDS = ("tokens", "vae", "pianoroll")
 
-# Modules that register the built-in names when imported.
-_PLUGINS: dict[str, str] = {
-    "transformer": "torchmusic.models.symbolic.transformer",
-    "lstm": "torchmusic.models.symbolic.lstm",
-    "vae": "torchmusic.models.symbolic.vae",
-    "pianoroll": "torchmusic.models.symbolic.pianoroll",
-}
+GENERATOR_REGISTRY = Registry(
+    "generator",
+    label="generator architecture",
+    base=nn.Module,
+    base_name="nn.Module",
+    plugins={
+        "transformer": "torchmusic.models.symbolic.transformer",
+        "lstm": "torchmusic.models.symbolic.lstm",
+        "vae": "torchmusic.models.symbolic.vae",
+        "pianoroll": "torchmusic.models.symbolic.pianoroll",
+    },
+)
+#: ``name -> (ConfigClass, ModelClass)`` (the registry's own table); extend with
+#: :func:`register_generator`.
+GENERATORS: dict[str, tuple[type, type[nn.Module]]] = GENERATOR_REGISTRY.entries
+
+#: ``name -> kind`` of model file ("tokens", "vae" or "pianoroll") where registered with one.
+GENERATOR_KINDS: dict[str, str] = {}
 
 
 def register_generator(
@@ -61,68 +66,21 @@ def register_generator(
     --------
     >>> register_generator("my_lm", MyConfig, MyLM, kind="tokens")  # doctest: +SKIP
     """
-    if not isinstance(name, str) or not name:
-        raise ParameterError(f"generator name {name!r} must be a non-empty string")
-    if not dataclasses.is_dataclass(config_cls) or not isinstance(config_cls, type):
-        raise ParameterError(f"config_cls={config_cls!r} must be a dataclass type")
-    if not (isinstance(model_cls, type) and issubclass(model_cls, nn.Module)):
-        raise ParameterError(f"model_cls={model_cls!r} must be an nn.Module subclass")
     if kind is not None and kind not in KINDS:
         raise ParameterError(f"kind={kind!r} must be one of {list(KINDS)} or None")
-    existing = GENERATORS.get(name)
-    if existing is not None and existing != (config_cls, model_cls):
-        raise ParameterError(
-            f"generator name {name!r} is already registered to {existing[1].__name__}"
-        )
-    GENERATORS[name] = (config_cls, model_cls)
+    GENERATOR_REGISTRY.register(name, config_cls, model_cls)
     if kind is not None:
         GENERATOR_KINDS[name] = kind
 
 
 def get_generator(name: str) -> tuple[type, type[nn.Module]]:
-    """``(ConfigClass, ModelClass)`` of architecture ``name``.
-
-    Raises
-    ------
-    ParameterError
-        Unknown name (the message lists the known ones).
-    DependencyError
-        The architecture's module failed to import (e.g. a missing package).
-    """
-    if name not in GENERATORS and name in _PLUGINS:
-        try:
-            importlib.import_module(_PLUGINS[name])
-        except ImportError as exc:
-            raise DependencyError(
-                f"generator architecture {name!r} needs module {_PLUGINS[name]}, which "
-                f"failed to import: {exc}"
-            ) from exc
-    if name not in GENERATORS:
-        known = sorted(set(GENERATORS) | set(_PLUGINS))
-        raise ParameterError(f"unknown generator architecture {name!r}; expected one of {known}")
-    return GENERATORS[name]
+    """``(ConfigClass, ModelClass)`` of architecture ``name`` (see :meth:`Registry.get`)."""
+    return GENERATOR_REGISTRY.get(name)
 
 
 def make_generator_config(architecture: str, settings: dict[str, Any]) -> Any:
-    """The config dataclass of ``architecture`` from a plain dict (e.g. read from JSON).
-
-    Unknown keys are an error (listing the valid ones) rather than silently ignored;
-    invalid values raise the config's own :class:`ParameterError`.
-    """
-    config_cls, _ = get_generator(architecture)
-    if not isinstance(settings, dict):
-        raise ParameterError(f"model config {settings!r} must be a dict")
-    known = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise ParameterError(
-            f"unknown setting(s) {unknown} for generator {architecture!r}; "
-            f"expected a subset of {sorted(known)}"
-        )
-    try:
-        return config_cls(**settings)
-    except TypeError as exc:  # a required field is missing
-        raise ParameterError(f"settings for generator {architecture!r}: {exc}") from exc
+    """The config dataclass of ``architecture`` from a plain dict; unknown keys are an error."""
+    return GENERATOR_REGISTRY.make_config(architecture, settings)
 
 
 def build_generator(architecture: str, **config: Any) -> nn.Module:
@@ -152,17 +110,9 @@ def build_generator(architecture: str, **config: Any) -> nn.Module:
     >>> model.config.positions
     'rotary'
     """
-    cfg = make_generator_config(architecture, config)
-    _, model_cls = get_generator(architecture)
-    return model_cls(cfg)
+    return GENERATOR_REGISTRY.build(architecture, **config)
 
 
 def generator_architecture_of(model: nn.Module) -> str:
     """Registered name of ``model``'s class (:class:`ParameterError` when unregistered)."""
-    for name, (_, model_cls) in GENERATORS.items():
-        if type(model) is model_cls:
-            return name
-    raise ParameterError(
-        f"{type(model).__name__} is not a registered generator; register it with "
-        "register_generator(name, ConfigClass, ModelClass)"
-    )
+    return GENERATOR_REGISTRY.name_of(model)
