@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from torchmusic.audio import fluidsynth as render_module
 from torchmusic.data.demo import (
     GM_PROGRAM_NAMES,
     INSTRUMENT_FAMILIES,
@@ -21,7 +22,6 @@ from torchmusic.data.demo import (
     program_family,
 )
 from torchmusic.data.demo import build as build_module
-from torchmusic.data.demo import render as render_module
 from torchmusic.data.demo.instruments import octave_shift
 from torchmusic.data.demo.midi import write_midi
 from torchmusic.data.demo.plan import plan_slots

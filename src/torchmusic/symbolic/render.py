@@ -3,7 +3,7 @@
 Rendering is a convenience for listening to generated pieces: without FluidSynth
 (or without a General MIDI soundfont) :func:`render_wav` returns None instead of
 failing, so generation works on any machine. The program and soundfont search are
-the demo corpus's (:mod:`torchmusic.data.demo.render`).
+the demo corpus's: both use :mod:`torchmusic.audio.fluidsynth`.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def render_wav(
     """
     import soundfile as sf
 
-    from torchmusic.data.demo.render import find_soundfont, render_midi
+    from torchmusic.audio.fluidsynth import find_soundfont, render_midi
 
     if not 8000 <= int(sr) <= 96000:
         raise ParameterError(f"sr={sr!r} must be in [8000, 96000] Hz")

@@ -11,9 +11,9 @@ Examples
 >>> manifest = build_demo_corpus("demo_out")  # doctest: +SKIP
 """
 
+from torchmusic.audio.fluidsynth import find_fluidsynth, find_soundfont
 from torchmusic.data.demo.build import MANIFEST_COLUMNS, build_demo_corpus
 from torchmusic.data.demo.instruments import GM_PROGRAM_NAMES, INSTRUMENT_FAMILIES, program_family
-from torchmusic.data.demo.render import find_fluidsynth, find_soundfont
 from torchmusic.data.demo.tunes import DEFAULT_TUNE_TYPES, TUNE_TYPES
 
 __all__ = [

@@ -17,9 +17,9 @@ from typing import Any
 import soundfile as sf
 from tqdm.auto import tqdm
 
+from torchmusic.audio.fluidsynth import find_fluidsynth, find_soundfont, fluidsynth_version
 from torchmusic.data.demo.instruments import GM_PROGRAM_NAMES
 from torchmusic.data.demo.plan import Slot, plan_slots, tune_order
-from torchmusic.data.demo.render import find_fluidsynth, find_soundfont, fluidsynth_version
 from torchmusic.data.demo.report import describe, readme, write_json_atomic, write_text_atomic
 from torchmusic.data.demo.track import TrackJob, TrackResult, make_track, tempo_bpm
 from torchmusic.data.demo.tunes import (

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from torchmusic.audio.fluidsynth import render_midi
 from torchmusic.data.demo.instruments import octave_shift
 from torchmusic.data.demo.midi import write_midi
-from torchmusic.data.demo.render import render_midi
 from torchmusic.data.demo.tunes import TUNE_TYPES, tune_notes
 from torchmusic.errors import DependencyError
 
