@@ -346,3 +346,10 @@ def test_ema_is_what_validation_and_export_use(tmp_path):
 
 if __name__ == "__main__":  # the killed run of the resume test
     train(toy_recipe(Path(sys.argv[1]), **RESUME), callbacks=[HangAt(KILL_AT)])
+
+
+def test_throughput_counts_examples_of_any_batch_shape():
+    from torchmusic.training.engine import batch_size
+
+    x = torch.zeros(3, 100)
+    assert batch_size(x) == batch_size([x, x]) == batch_size({"audio": x, "mel": x[:, :5]}) == 3

@@ -74,7 +74,7 @@ class Throughput(Callback):
         if self._t0 is None:
             self._t0 = now
             return
-        self._clips += int(batch[0].shape[0])
+        self._clips += batch_size(batch)
         self._t1 = now
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -83,6 +83,13 @@ class Throughput(Callback):
         rate = self._clips * trainer.world_size / (self._t1 - self._t0)
         self.rates.append(rate)
         pl_module.log("train_clips_per_s", rate, rank_zero_only=True)
+
+
+def batch_size(batch: Any) -> int:
+    """Examples in a batch: a tensor, or the first tensor of a tuple/list/dict batch."""
+    while not isinstance(batch, torch.Tensor):
+        batch = next(iter(batch.values())) if isinstance(batch, dict) else batch[0]
+    return int(batch.shape[0])
 
 
 def is_global_zero() -> bool:
@@ -140,6 +147,9 @@ def quiet_lightning(*, verbose: bool) -> Iterator[None]:
         # Resuming from a mid-epoch (every-N-steps) checkpoint finishes that epoch
         # with freshly drawn random crops: documented, and harmless for random crops.
         r".*resuming from a checkpoint that ended before the epoch ended.*",
+        # Manual optimisation (GANs): every-N-steps checkpoints hold the state after
+        # the step, which is what their global_step and optimiser states describe.
+        r"Using ModelCheckpoint with manual optimization and every_n_train_steps.*",
     )
     loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric")]
     levels = [lg.level for lg in loggers]
