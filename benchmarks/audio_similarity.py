@@ -87,7 +87,7 @@ def train(kind: str, files: list[Path], out: Path, *, epochs: int, seed: int) ->
         model=kind,
         feature={"kind": "logmel", "n_mels": 64},
         clip_seconds=1.5,
-        crops_per_track=16,
+        clips_per_track=16,
         batch_size=32,
         max_epochs=epochs,
         val_fraction=0.2,

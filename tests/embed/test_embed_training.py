@@ -22,7 +22,7 @@ def _cfg(data, out, arch, **kw):
         model_config=dict(TINY_NETS[arch]),
         feature=dict(TINY_FEATURE),
         clip_seconds=1.0,
-        crops_per_track=2,
+        clips_per_track=2,
         batch_size=4,
         max_epochs=2,
         val_fraction=0.34,

@@ -1,0 +1,86 @@
+"""Data of embedding training: cached whole-track features and random / fixed crops."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from torchmusic.errors import DataError
+from torchmusic.training.embed.settings import EmbedTrainConfig
+
+
+class TrackCrops(torch.utils.data.Dataset):
+    """Random (training) or fixed (validation) crops of cached whole-track features.
+
+    Item ``i`` is track ``i % n_tracks``: ``(views, track)`` where ``views`` is
+    ``(n_views, n_bins, n_frames)``. Tracks shorter than a clip are padded with
+    their silence level (as the classification datasets do).
+    """
+
+    def __init__(
+        self,
+        features: Sequence[np.ndarray],
+        *,
+        n_frames: int,
+        views: int,
+        clips_per_track: int,
+        pad_values: Sequence[float],
+        seed: int | None = None,
+    ) -> None:
+        self.features, self.n_frames, self.views = list(features), n_frames, views
+        self.crops, self.pad_values, self.seed = clips_per_track, list(pad_values), seed
+
+    def __len__(self) -> int:
+        return len(self.features) * self.crops
+
+    def _crop(self, track: int, rng: np.random.Generator | None) -> torch.Tensor:
+        full = self.features[track]
+        slack = full.shape[-1] - self.n_frames
+        start = 0
+        if slack > 0:
+            start = int(rng.integers(0, slack + 1)) if rng else int(torch.randint(slack + 1, ()))
+        part = torch.from_numpy(np.array(full[:, start : start + self.n_frames], np.float32))
+        if part.shape[-1] < self.n_frames:
+            part = F.pad(part, (0, self.n_frames - part.shape[-1]), value=self.pad_values[track])
+        return part
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        track = index % len(self.features)
+        rng = None if self.seed is None else np.random.default_rng([self.seed, index])
+        return torch.stack([self._crop(track, rng) for _ in range(self.views)]), track
+
+
+def _load_features(cfg: EmbedTrainConfig, *, progress: bool):
+    """Cached whole-track features of the data's audio files, and the failures."""
+    from torchmusic.data.cache import default_cache_dir
+    from torchmusic.data.extract import extract_features
+
+    cache_dir = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
+    report = extract_features(
+        cfg.data_paths(),
+        cfg.feature_config(),
+        cache_dir=cache_dir,
+        workers=cfg.extract_workers,
+        progress=progress,
+    )
+    if not report.ok:
+        raise DataError(f"no readable audio in {cfg.data_paths()}: {report.summary()}")
+    return report
+
+
+def split_tracks(n: int, *, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Seeded ``(train, valid)`` track indices; valid has >= 1 track when the fraction > 0.
+
+    Examples
+    --------
+    >>> train, valid = split_tracks(10, val_fraction=0.2, seed=0)
+    >>> len(train), len(valid), sorted(train + valid) == list(range(10))
+    (8, 2, True)
+    """
+    order = np.random.default_rng(seed).permutation(n).tolist()
+    n_val = 0 if val_fraction == 0 or n < 3 else max(1, round(n * val_fraction))
+    return sorted(order[n_val:]), sorted(order[:n_val])
