@@ -118,7 +118,7 @@ def synthetic_corpus(folder: Path, per_class: int, *, seconds: float = 30.0) -> 
             rel = f"class{c}/track{i:03d}.wav"
             (folder / rel).parent.mkdir(exist_ok=True)
             sf.write(folder / rel, y.astype(np.float32), sr, subtype="PCM_16")
-            split = "test" if i % 7 == 6 else "valid" if i % 7 == 5 else "train"
+            split = "valid" if i % 5 == 1 else "test" if i % 5 == 3 else "train"
             rows.append({"path": rel, "tune_type": f"class{c}", "split": split})
     manifest = folder / "manifest.csv"
     with open(manifest, "w", newline="", encoding="utf-8") as handle:
