@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import lightning.pytorch as pl
 import pytest
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -303,14 +304,23 @@ def test_gradient_clipping_when_grad_clip_is_set(tmp_path, grad_clip):
         assert all(after == before for before, after in module.norms)
 
 
-def test_mixed_precision_steps_and_clips(tmp_path):
-    # bf16 autocast on CPU; fp16 with a GradScaler needs CUDA through the Trainer flag.
-    module, trainer, _ = train(
-        toy_recipe(tmp_path / "run", max_steps=3, grad_clip=1e-3, precision="bf16-mixed"),
-        module_cls=RecordingGAN,
-    )
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+def test_mixed_precision_steps_and_clips_true_gradients(tmp_path, precision):
+    cfg = toy_recipe(tmp_path / "run", max_steps=3, grad_clip=1e-3)
+    reference, _, _ = train(cfg, module_cls=RecordingGAN)
+    kwargs: dict[str, Any] = {"precision": precision}
+    if precision == "16-mixed":
+        # The Trainer maps 16-mixed to bf16 on a CPU; the plugin gives fp16 autocast with a
+        # GradScaler (scale 1024) as on a GPU, so the unscale-then-clip order is tested here.
+        scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
+        kwargs = {"precision": None, "plugins": [MixedPrecision("16-mixed", "cpu", scaler=scaler)]}
+    cfg = toy_recipe(tmp_path / "mixed", max_steps=3, grad_clip=1e-3)
+    module, trainer, _ = train(cfg, module_cls=RecordingGAN, **kwargs)
     assert trainer.global_step == 3 and len(module.norms) == 6
-    assert all(after == pytest.approx(1e-3, rel=1e-3) for _, after in module.norms)
+    # Clipping saw true (unscaled) gradients, within the low precision's error, and clipped.
+    for (before, after), (before_32, _) in zip(module.norms, reference.norms, strict=True):
+        assert before == pytest.approx(before_32, rel=0.05)
+        assert after == pytest.approx(1e-3, rel=1e-3)
     assert all(torch.isfinite(p).all() for p in module.parameters())
 
 
