@@ -15,6 +15,7 @@ context limit (its state carries the whole past).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -52,7 +53,7 @@ def filter_logits(
     tensor([0.7311, 0.2689, 0.0000])
     """
     _check_sampling(temperature=temperature, top_k=top_k, top_p=top_p, allow_greedy=False)
-    logits = logits.float() / temperature
+    logits = _scale(logits, temperature)
     v = logits.shape[-1]
     if 0 < top_k < v:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
@@ -66,6 +67,23 @@ def filter_logits(
         probs = probs.masked_fill(drop, 0.0)
         probs = probs / probs.sum(dim=-1, keepdim=True)
     return probs
+
+
+def _scale(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``logits / temperature`` in float32, or in float64 around the maximum when float32
+    overflows (a temperature so small that the top logit becomes inf, or so large that
+    it rounds to inf): softmax of inf is NaN, which used to pick the last token.
+
+    The fallback runs only where the plain division is not finite, so ordinary
+    temperatures give the same probabilities, and hence tokens, as before.
+    """
+    scaled = logits.float() / temperature
+    if bool(torch.isposinf(scaled).any() or torch.isnan(scaled).any()):
+        wide = logits.double()
+        # Shifting by the maximum keeps every value <= 0: tiny temperatures tend to
+        # argmax, huge ones to uniform over the tokens that are not -inf (suppressed).
+        scaled = (wide - wide.amax(dim=-1, keepdim=True)) / float(temperature)
+    return scaled
 
 
 def sample_next(
@@ -97,9 +115,12 @@ def sample_next(
 
 def _check_sampling(*, temperature: float, top_k: int, top_p: float, allow_greedy: bool) -> None:
     numeric = isinstance(temperature, int | float) and not isinstance(temperature, bool)
-    if not numeric or not (temperature > 0 or (allow_greedy and temperature == 0)):
+    # inf is refused: logits / inf is 0 for every token and NaN for suppressed (-inf) ones.
+    ok = numeric and math.isfinite(temperature)
+    if not ok or not (temperature > 0 or (allow_greedy and temperature == 0)):
         raise ParameterError(
-            f"temperature={temperature!r} must be > 0" + (" (0 = greedy)" if allow_greedy else "")
+            f"temperature={temperature!r} must be a finite number > 0"
+            + (" (0 = greedy)" if allow_greedy else "")
         )
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
         raise ParameterError(f"top_k={top_k!r} must be an integer >= 0 (0 = off)")
