@@ -189,26 +189,24 @@ def _catalog(corpus: Path, out_dir: Path, model_file: Path, workers, progress: b
 
 
 def _generate(out_dir: Path, seed: int) -> None:
-    from torchmusic.cli.generate_cmd import generate
+    from torchmusic.cli.generate_cmd import write_pieces
+    from torchmusic.models.symbolic import load_generator
+    from torchmusic.symbolic import generate_pieces
 
     print(f"\n[7/7] three folk tunes from the shipped 'folk' model -> {out_dir}")
-    # The same path as `torchmusic generate --model folk -n 3 --condition tune_type=...`.
+    folk = load_generator("folk")  # once for the three tunes
+    # The same pieces as `torchmusic generate --model folk -n 1 --bars 8 --seed S
+    # --condition tune_type=T` (the CLI's defaults: temperature 1, top-p 0.95).
     for i, tune_type in enumerate(("reel", "jig", "hornpipe")):
-        args = argparse.Namespace(
-            model_path=None,
-            model="folk",
-            num=1,
-            bars=8,
-            max_tokens=None,
-            temperature=1.0,
-            top_p=0.95,
-            top_k=0,
-            prime=None,
-            condition=[f"tune_type={tune_type}"],
-            seed=seed + i,
-            out=str(out_dir / tune_type),
-            no_wav=False,
-            no_png=False,
-            device="cpu",
+        scores = generate_pieces(
+            folk, n=1, bars=8, conditions={"tune_type": tune_type},
+            temperature=1.0, top_p=0.95, top_k=0, seed=seed + i,
+        )  # fmt: skip
+        write_pieces(
+            scores,
+            out_dir / tune_type,
+            names=[f"folk-{seed + i}"],
+            titles=[f"folk seed {seed + i} (tune_type={tune_type})"],
+            png=True,
+            wav=True,
         )
-        generate(args)

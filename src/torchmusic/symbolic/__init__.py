@@ -57,6 +57,10 @@ _EXPORTS: dict[str, str] = {
     "tokenize_corpus": "tokenized",
     "TokenChunks": "chunks",
     "IGNORE_INDEX": "chunks",
+    # generate.py (imports torch and the generator networks when first used)
+    "generate_pieces": "generate",
+    "interpolate_pieces": "generate",
+    "EmptyPieceError": "generate",
 }
 
 __all__ = sorted(_EXPORTS)
