@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from torchmusic.cli.main import main
-from torchmusic.cli.recommend_cmd import build_settings
+from torchmusic.training.recommend.settings import RecommendRecipe
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +92,9 @@ def test_bad_training_settings(lastfm_slice_dir, tmp_path, capsys):
 def test_settings_from_recipe_and_overrides(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("model: hybrid\nhybrid:\n  cf: als\n  cf_config: {factors: 32}\n")
-    kind, settings = build_settings(
-        None, str(recipe), ["--cf_config.iterations", "3", "--tune-users=50"]
-    )
+    kind, settings = RecommendRecipe.from_sources(
+        config=recipe, overrides=["--cf_config.iterations", "3", "--tune-users=50"]
+    ).settings()
     assert kind == "hybrid"
     assert settings == {
         "cf": "als",
@@ -108,8 +108,8 @@ def test_shipped_recipe_builds_every_model():
     from torchmusic.recommend import recommender_class
 
     recipe = Path(__file__).resolve().parents[2] / "configs" / "lastfm.yaml"
-    assert build_settings(None, str(recipe), [])[0] == "hybrid"
+    assert RecommendRecipe.from_yaml(recipe).settings()[0] == "hybrid"
     for kind in MODELS:
-        _, settings = build_settings(kind, str(recipe), [])
+        _, settings = RecommendRecipe.from_sources(config=recipe, model=kind).settings()
         model = recommender_class(kind)(**settings)
         assert model.kind == kind

@@ -23,7 +23,7 @@ FAST = {
     "popularity": lambda: PopularityRecommender(),
     "itemknn": lambda: ItemKNNRecommender(neighbors=50),
     "als": lambda: ALSRecommender(factors=16, iterations=8),
-    "bpr": lambda: BPRRecommender(dim=16, epochs=8, batch_size=32, lr=0.01, weight_decay=1.0),
+    "bpr": lambda: BPRRecommender(dim=16, max_epochs=8, batch_size=32, lr=0.01, weight_decay=1.0),
     "content": lambda: ContentRecommender(),
     "hybrid": lambda: HybridRecommender(
         cf="als", cf_config={"factors": 16, "iterations": 8}, tune_users=100

@@ -31,7 +31,7 @@ def test_forward_shapes_and_empty_bags():
 
 
 def test_numpy_user_tower_matches_the_network(warm):
-    model = BPRRecommender(dim=8, epochs=1, batch_size=64).fit(warm.train)
+    model = BPRRecommender(dim=8, max_epochs=1, batch_size=64).fit(warm.train)
     net = TwoTower(TwoTowerConfig(n_items=warm.train.n_items, dim=8))
     with torch.no_grad():
         net.context.weight.copy_(torch.from_numpy(model.context_))
@@ -54,7 +54,7 @@ def test_bpr_loss_and_validation_early_stopping(warm):
     net, info = fit_two_tower(
         plays,
         TwoTowerTrainConfig(
-            dim=8, epochs=4, batch_size=64, loss="bpr", val_fraction=0.2, patience=1, lr=0.02
+            dim=8, max_epochs=4, batch_size=64, loss="bpr", val_fraction=0.2, patience=1, lr=0.02
         ),
     )
     assert 1 <= info["epochs"] <= 4 and 0 <= info["val_recall"] <= 1
@@ -63,7 +63,7 @@ def test_bpr_loss_and_validation_early_stopping(warm):
 
 
 def test_bpr_loss_recommender_beats_random(warm):
-    model = BPRRecommender(dim=16, epochs=8, batch_size=32, lr=0.01, loss="bpr").fit(warm.train)
+    model = BPRRecommender(dim=16, max_epochs=8, batch_size=32, lr=0.01, loss="bpr").fit(warm.train)
     assert evaluate(model, warm)["recall"] > 5 * 10 / warm.train.n_items
 
 

@@ -15,89 +15,22 @@ import io
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from torchmusic.errors import DataError, ParameterError
+from torchmusic.errors import ParameterError
 
 MODELS = ("popularity", "itemknn", "als", "bpr", "content", "hybrid")
-
-
-def _parse_overrides(tokens: list[str]) -> dict[str, Any]:
-    """``["--a", "1", "--b.c=x", "--flag"]`` -> ``{"a": 1, "b": {"c": "x"}, "flag": True}``."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        if not token.startswith("--") or len(token) <= 2:
-            raise ParameterError(
-                f"unexpected argument {token!r}; settings look like '--key value' or '--key=value'"
-            )
-        key, eq, raw = token[2:].partition("=")
-        if not eq:
-            if i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
-                raw = tokens[i + 1]
-                i += 1
-            else:
-                raw = "true"
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            value = raw
-        node = out
-        *parents, leaf = key.replace("-", "_").split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ParameterError(f"--{key}: {part!r} is not a group of settings")
-        node[leaf] = value
-        i += 1
-    return out
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def build_settings(
-    model: str | None, config: str | None, overrides: list[str]
-) -> tuple[str, dict[str, Any]]:
-    """The recommender kind and its constructor arguments from the recipe and overrides."""
-    recipe: dict[str, Any] = {}
-    if config is not None:
-        import yaml
-
-        path = Path(config)
-        try:
-            recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise DataError(f"cannot read --config {str(path)!r}: {exc.strerror or exc}") from exc
-        except yaml.YAMLError as exc:
-            raise DataError(f"--config {str(path)!r} is not valid YAML: {exc}") from exc
-        if not isinstance(recipe, dict):
-            raise DataError(f"--config {str(path)!r} must hold a mapping of settings")
-    kind = model or recipe.get("model") or "hybrid"
-    if kind not in MODELS:
-        raise ParameterError(f"--model {kind!r} is not a recommender; expected one of {MODELS}")
-    section = recipe.get(kind) or {}
-    if not isinstance(section, dict):
-        raise DataError(f"--config section {kind!r} must be a mapping of settings")
-    return kind, _merge(section, _parse_overrides(overrides))
 
 
 def train(args: argparse.Namespace) -> int:
     """Fit a recommender on ``--data`` and write it to ``--out``."""
     from torchmusic.recommend import load_lastfm, recommender_class
+    from torchmusic.training.recommend.settings import RecommendRecipe
 
-    kind, settings = build_settings(args.model, args.config, list(args.overrides or []))
+    recipe = RecommendRecipe.from_sources(
+        config=args.config, model=args.model, overrides=list(args.overrides or [])
+    )
+    kind, settings = recipe.settings()
     if kind == "bpr":
         if args.accelerator is not None:
             settings.setdefault("accelerator", args.accelerator)

@@ -14,12 +14,15 @@ from torchmusic.recommend.factors import FactorModel
 
 # Defaults of TwoTowerTrainConfig, repeated here so that building (and validating)
 # a recommender does not import torch or Lightning; a test keeps the two in step.
+# Settings renamed to the shared training vocabulary; files and recipes written with
+# the old names keep working (a recipe gets a warning from the recipe layer).
+_RENAMED = {"epochs": "max_epochs", "schedule": "scheduler"}
 _DEFAULTS: dict[str, Any] = {
     "dim": 64,
-    "epochs": 40,
+    "max_epochs": 40,
     "batch_size": 128,
     "lr": 3e-3,
-    "schedule": "constant",
+    "scheduler": "constant",
     "weight_decay": 5.0,
     "input_dropout": 0.5,
     "loss": "softmax",
@@ -47,12 +50,12 @@ class BPRRecommender(FactorModel, Recommender):
         torch threads while training (0 = leave torch's setting alone).
     **settings
         Any field of :class:`~torchmusic.training.recommend.TwoTowerTrainConfig`
-        (``dim``, ``epochs``, ``lr``, ``weight_decay``, ``input_dropout``,
+        (``dim``, ``max_epochs``, ``lr``, ``weight_decay``, ``input_dropout``,
         ``loss``, ``negatives``, ``val_fraction``, ``seed``, ``accelerator``, ...).
 
     Examples
     --------
-    >>> model = BPRRecommender(epochs=40, num_threads=1).fit(train)  # doctest: +SKIP
+    >>> model = BPRRecommender(max_epochs=40, num_threads=1).fit(train)  # doctest: +SKIP
     >>> model.recommend_similar(["Coldplay"], k=5)  # doctest: +SKIP
     """
 
@@ -60,6 +63,7 @@ class BPRRecommender(FactorModel, Recommender):
 
     def __init__(self, *, num_threads: int = 1, progress: bool = False, **settings: Any):
         super().__init__()
+        settings = {_RENAMED.get(k, k): v for k, v in settings.items()}
         unknown = sorted(set(settings) - set(_DEFAULTS))
         if unknown:
             raise ParameterError(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
 import json
 import logging
 import os
@@ -286,7 +287,7 @@ def start_run(settings: Any, *, default_dir: Path, progress: bool = True) -> Run
 
 def build_trainer(
     settings: Any,
-    run: RunFolder,
+    run: RunFolder | None,
     *,
     monitor: str | None,
     mode: str = "min",
@@ -306,8 +307,9 @@ def build_trainer(
         ``precision``, ``max_epochs``, ``max_steps``, ``max_minutes``,
         ``patience``, ``grad_clip``, ``checkpoint_every_n_steps``,
         ``log_every_n_steps`` and ``deterministic``.
-    run : RunFolder
-        From :func:`start_run`.
+    run : RunFolder or None
+        From :func:`start_run`. None: an in-memory fit (e.g. inside a
+        recommender's ``fit``) with no run folder, checkpoints or loggers.
     monitor : str or None
         Metric that picks the best checkpoint (``checkpoints/best-*.ckpt``) and
         drives early stopping; None keeps only ``last.ckpt``.
@@ -340,9 +342,60 @@ def build_trainer(
     if accelerator in ("gpu", "cuda"):
         # TF32 matmuls: a free speed-up on Ampere+ at a precision no trainer here needs.
         torch.set_float32_matmul_precision("high")
+    setting = functools.partial(getattr, settings)  # settings(name, default)
     engine_callbacks: list[Callback] = []
-    if monitor is not None:
+    if run is not None:
+        engine_callbacks += _checkpoints(
+            run, monitor, mode, best_filename, best_after_validation, setting
+        )
+    minutes = setting("max_minutes", None)
+    engine_callbacks += [
+        Timer(duration=datetime.timedelta(minutes=minutes) if minutes else None, interval="step"),
+        Throughput(),
+    ]
+    if setting("max_steps", None):
+        engine_callbacks.append(StopAtMaxSteps(settings.max_steps))
+    if monitor is not None and setting("patience", 0) > 0:
         engine_callbacks.append(
+            EarlyStopping(monitor=monitor, mode=mode, patience=settings.patience)
+        )
+    progress = run.progress if run is not None else bool(setting("progress", False))
+    kwargs: dict[str, Any] = dict(
+        accelerator=accelerator,
+        devices=setting("devices", 1 if run is None else "auto"),
+        num_nodes=setting("num_nodes", 1),
+        strategy=setting("strategy", "auto"),
+        precision=resolve_precision(setting("precision", None), accelerator),
+        max_epochs=settings.max_epochs,
+        max_steps=setting("max_steps", None) or -1,
+        callbacks=[*engine_callbacks, *callbacks],
+        logger=_loggers(run, tensorboard) if run is not None else False,
+        enable_checkpointing=run is not None,
+        default_root_dir=run.path if run is not None else None,
+        enable_progress_bar=progress and progress_bar_wanted(),
+        enable_model_summary=progress,
+        log_every_n_steps=setting("log_every_n_steps", 10),
+        deterministic=setting("deterministic", False),
+        num_sanity_val_steps=0,
+    )
+    if not manual_optimization:
+        kwargs["gradient_clip_val"] = setting("grad_clip", 0.0) or None
+    kwargs.update(trainer_kwargs)
+    with quiet_lightning(verbose=progress):
+        return pl.Trainer(**kwargs)
+
+
+def _checkpoints(
+    run: RunFolder,
+    monitor: str | None,
+    mode: str,
+    best_filename: str,
+    best_after_validation: bool,
+    setting: Callable[[str, Any], Any],
+) -> list[Callback]:
+    out: list[Callback] = []
+    if monitor is not None:
+        out.append(
             ModelCheckpoint(
                 dirpath=run.path / "checkpoints",
                 filename=best_filename,
@@ -356,49 +409,20 @@ def build_trainer(
     # last.ckpt has checkpoints of its own: Lightning's save_last only refreshes it in
     # epochs where the best checkpoint changed, and resuming must continue from the
     # latest epoch. Listed after `best` so its saved state holds this epoch's best score.
-    engine_callbacks.append(latest_checkpoint(run.path))
-    if settings.checkpoint_every_n_steps:
-        engine_callbacks.append(
-            latest_checkpoint(run.path, every_n_steps=settings.checkpoint_every_n_steps)
-        )
-    minutes = getattr(settings, "max_minutes", None)
-    engine_callbacks += [
-        Timer(duration=datetime.timedelta(minutes=minutes) if minutes else None, interval="step"),
-        Throughput(),
-    ]
-    if getattr(settings, "max_steps", None):
-        engine_callbacks.append(StopAtMaxSteps(settings.max_steps))
-    if monitor is not None and settings.patience > 0:
-        engine_callbacks.append(
-            EarlyStopping(monitor=monitor, mode=mode, patience=settings.patience)
-        )
+    out.append(latest_checkpoint(run.path))
+    every = setting("checkpoint_every_n_steps", None)
+    if every:
+        out.append(latest_checkpoint(run.path, every_n_steps=every))
+    return out
+
+
+def _loggers(run: RunFolder, tensorboard: bool) -> list[Any]:
     loggers: list[Any] = [CSVLogger(run.path, name="csv")]
     if tensorboard:
         loggers.append(
             TensorBoardLogger(run.path, name="tensorboard", version="", default_hp_metric=False)
         )
-    kwargs: dict[str, Any] = dict(
-        accelerator=accelerator,
-        devices=settings.devices,
-        num_nodes=settings.num_nodes,
-        strategy=settings.strategy,
-        precision=resolve_precision(settings.precision, accelerator),
-        max_epochs=settings.max_epochs,
-        max_steps=getattr(settings, "max_steps", None) or -1,
-        callbacks=[*engine_callbacks, *callbacks],
-        logger=loggers,
-        default_root_dir=run.path,
-        enable_progress_bar=run.progress and progress_bar_wanted(),
-        enable_model_summary=run.progress,
-        log_every_n_steps=settings.log_every_n_steps,
-        deterministic=getattr(settings, "deterministic", False),
-        num_sanity_val_steps=0,
-    )
-    if not manual_optimization:
-        kwargs["gradient_clip_val"] = getattr(settings, "grad_clip", 0.0) or None
-    kwargs.update(trainer_kwargs)
-    with quiet_lightning(verbose=run.progress):
-        return pl.Trainer(**kwargs)
+    return loggers
 
 
 def progress_bar_wanted() -> bool:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
 import types
 import typing
@@ -156,7 +157,7 @@ class Recipe:
             if allowed is not None and sub not in allowed:
                 noun = self.SUBKEY_NOUNS.get(name, f"{name} key")
                 raise ParameterError(f"unknown {noun} {sub!r}{suggest(sub, allowed)}")
-            value = {**(getattr(self, name) or {}), sub: value}
+            value = _with_nested(getattr(self, name) or {}, sub.split("."), value)
         value = self.normalise(name, coerce(name, value, hints[name]))
         if base_dir is not None and name in self.PATH_FIELDS:
             value = resolve_paths(value, Path(base_dir))
@@ -326,6 +327,33 @@ class RunRecipe(Recipe):
         return self
 
 
+def accepts_renamed(cls: type[R]) -> type[R]:
+    """Class decorator (after ``@dataclass``): the constructor also takes ``RENAMED`` names.
+
+    ``EmbedTrainConfig(crops_per_track=4)`` keeps working after the rename to
+    ``clips_per_track``, with the same :class:`FutureWarning` a recipe file gets.
+    """
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        for old in [k for k in kwargs if k in cls.RENAMED]:
+            new = cls.RENAMED[old]
+            if new in kwargs:
+                raise ParameterError(f"give {new!r} or its old name {old!r}, not both")
+            warnings.warn(
+                f"setting {old!r} was renamed {new!r}; the old name will stop working in a "
+                "future release",
+                FutureWarning,
+                stacklevel=2,
+            )
+            kwargs[new] = kwargs.pop(old)
+        init(self, *args, **kwargs)
+
+    cls.__init__ = __init__  # type: ignore[method-assign]
+    return cls
+
+
 # -- helpers shared by recipes (and by the CLI's settings parsing) ----------------------
 def parse_override_tokens(tokens: Sequence[str]) -> list[tuple[str, str]]:
     """``["--a", "1", "--b=2", "--flag"]`` -> ``[("a", "1"), ("b", "2"), ("flag", "true")]``."""
@@ -418,6 +446,19 @@ def check_positive_int(name: str, value: Any) -> None:
     """:class:`ParameterError` unless ``value`` is an int >= 1 (bools refused)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ParameterError(f"{name}={value!r} must be a positive integer")
+
+
+def _with_nested(mapping: Mapping[str, Any], path: list[str], value: Any) -> dict[str, Any]:
+    """A copy of ``mapping`` with ``value`` at ``path`` (``["a", "b"]``: ``mapping["a"]["b"]``)."""
+    out = dict(mapping)
+    head, *rest = path
+    if rest:
+        inner = out.get(head)
+        if inner is not None and not isinstance(inner, Mapping):
+            raise ParameterError(f"{head!r} is {inner!r}, not a group of settings")
+        value = _with_nested(inner or {}, rest, value)
+    out[head] = value
+    return out
 
 
 def _field_types(cls: type) -> dict[str, Any]:
