@@ -11,17 +11,23 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+#: Every subpackage, reachable as ``torchmusic.<name>`` (``tests/test_layers.py`` checks
+#: that none is missing).
 _SUBMODULES = {
     "audio",
-    "features",
-    "data",
-    "models",
-    "metrics",
-    "training",
-    "serve",
-    "pretrained",
     "cli",
+    "data",
+    "embed",
     "errors",
+    "features",
+    "io",
+    "metrics",
+    "models",
+    "pretrained",
+    "recommend",
+    "serve",
+    "symbolic",
+    "training",
 }
 
 

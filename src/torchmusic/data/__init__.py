@@ -8,44 +8,53 @@
   :func:`apply_split_lists` (split-list files such as GTZAN's) split without leakage.
 - :class:`FeatureCache` and :func:`extract_features` compute features once per file
   content and configuration, in parallel, resumably.
+
+Names are imported on first use, so that ``torchmusic.data.discover`` (a file
+finder) and other light modules load without torch, scipy or the datasets.
 """
 
 from __future__ import annotations
 
-from torchmusic.data.cache import FeatureCache, content_hash, default_cache_dir
-from torchmusic.data.clips import RandomClips, SlidingWindows, window_starts
-from torchmusic.data.discover import AUDIO_EXTENSIONS, find_audio_files
-from torchmusic.data.extract import ExtractedFile, ExtractionReport, FailedFile, extract_features
-from torchmusic.data.folder import ClassFolderDataset
-from torchmusic.data.manifest import ManifestDataset, read_manifest
-from torchmusic.data.splits import (
-    apply_split_lists,
-    assign_splits,
-    read_split_list,
-    split_dataset,
-)
-from torchmusic.data.tracks import Track, TrackDataset
+import importlib
+import importlib.util
+from typing import Any
 
-__all__ = [
-    "AUDIO_EXTENSIONS",
-    "ClassFolderDataset",
-    "ExtractedFile",
-    "ExtractionReport",
-    "FailedFile",
-    "FeatureCache",
-    "ManifestDataset",
-    "RandomClips",
-    "SlidingWindows",
-    "Track",
-    "TrackDataset",
-    "apply_split_lists",
-    "assign_splits",
-    "content_hash",
-    "default_cache_dir",
-    "extract_features",
-    "find_audio_files",
-    "read_manifest",
-    "read_split_list",
-    "split_dataset",
-    "window_starts",
-]
+_LAZY = {
+    "AUDIO_EXTENSIONS": "torchmusic.data.discover",
+    "find_audio_files": "torchmusic.data.discover",
+    "content_hash": "torchmusic.data.discover",
+    "FailedFile": "torchmusic.data.discover",
+    "FeatureCache": "torchmusic.data.cache",
+    "default_cache_dir": "torchmusic.data.cache",
+    "RandomClips": "torchmusic.data.clips",
+    "SlidingWindows": "torchmusic.data.clips",
+    "window_starts": "torchmusic.data.clips",
+    "ExtractedFile": "torchmusic.data.extract",
+    "ExtractionReport": "torchmusic.data.extract",
+    "extract_features": "torchmusic.data.extract",
+    "ClassFolderDataset": "torchmusic.data.folder",
+    "ManifestDataset": "torchmusic.data.manifest",
+    "read_manifest": "torchmusic.data.manifest",
+    "apply_split_lists": "torchmusic.data.splits",
+    "assign_splits": "torchmusic.data.splits",
+    "read_split_list": "torchmusic.data.splits",
+    "split_dataset": "torchmusic.data.splits",
+    "Track": "torchmusic.data.tracks",
+    "TrackDataset": "torchmusic.data.tracks",
+    "feature_windows": "torchmusic.data.windows",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    # Submodules (``torchmusic.data.tracks``), as when this package imported them all.
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'torchmusic.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

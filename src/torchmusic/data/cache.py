@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from torchmusic import audio
+from torchmusic.data.discover import content_hash
 from torchmusic.errors import AudioFileError, DataError, ParameterError
 from torchmusic.features.config import FeatureConfig
 
@@ -44,7 +45,6 @@ STAT_INDEX_NAME = "stat_index.sqlite"
 # timestamp tick; its hash is not remembered (git's "racily clean" rule), so the
 # next run hashes it again instead of trusting a possibly stale stat match.
 _RACY_NS = 2_000_000_000
-_HASH_BYTES = 16  # 128-bit blake2b: collisions are not a practical concern
 
 
 def default_cache_dir() -> Path:
@@ -60,25 +60,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ["TORCHMUSIC_CACHE_DIR"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "torchmusic" / "features"
-
-
-def content_hash(path: str | os.PathLike[str]) -> str:
-    """Hex blake2b (128-bit) digest of the bytes of ``path``.
-
-    Examples
-    --------
-    >>> content_hash("song.wav")  # doctest: +SKIP
-    '5f1c2e...'
-    """
-    try:
-        with open(path, "rb") as f:
-            return hashlib.file_digest(
-                f, lambda: hashlib.blake2b(digest_size=_HASH_BYTES)
-            ).hexdigest()
-    except FileNotFoundError:
-        raise AudioFileError(f"audio file {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise AudioFileError(f"{str(path)!r} is a folder, expected an audio file") from None
 
 
 class StatIndex:

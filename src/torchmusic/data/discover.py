@@ -1,16 +1,24 @@
-"""Find audio files in folders, by file extension.
+"""Find audio files in folders, by file extension; name a file by its content.
 
 Discovery looks at names only (no file is opened), so it is fast on large folders;
-unreadable files are reported later by whatever decodes them.
+unreadable files are reported later by whatever decodes them (as a
+:class:`FailedFile`). :func:`content_hash` identifies a file by its bytes (the
+feature cache and the track catalog key on it).
+
+Torch- and scipy-free: the catalog and the CLI use it without loading either.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from torchmusic.errors import DataError, ParameterError
+from torchmusic.errors import AudioFileError, DataError, ParameterError
+
+_HASH_BYTES = 16  # 128-bit blake2b: collisions are not a practical concern
 
 #: Extensions decoded by libsndfile >= 1.1 (bundled with soundfile >= 0.12).
 AUDIO_EXTENSIONS: tuple[str, ...] = (
@@ -151,3 +159,30 @@ def collect_inputs(
             seen.add(target)
             inputs.append((file, file.relative_to(common).as_posix()))
     return inputs, missing
+
+
+@dataclasses.dataclass(frozen=True)
+class FailedFile:
+    """A file that could not be processed, and why."""
+
+    path: Path
+    error: str
+
+
+def content_hash(path: str | os.PathLike[str]) -> str:
+    """Hex blake2b (128-bit) digest of the bytes of ``path``.
+
+    Examples
+    --------
+    >>> content_hash("song.wav")  # doctest: +SKIP
+    '5f1c2e...'
+    """
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(
+                f, lambda: hashlib.blake2b(digest_size=_HASH_BYTES)
+            ).hexdigest()
+    except FileNotFoundError:
+        raise AudioFileError(f"audio file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise AudioFileError(f"{str(path)!r} is a folder, expected an audio file") from None

@@ -32,7 +32,7 @@ from torchmusic.data.cache import (
     is_settled,
     stat_key,
 )
-from torchmusic.data.discover import AUDIO_EXTENSIONS, collect_inputs
+from torchmusic.data.discover import AUDIO_EXTENSIONS, FailedFile, collect_inputs
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.features.config import FeatureConfig
 
@@ -65,14 +65,6 @@ class ExtractedFile:
     def load(self, *, mmap: bool = False) -> np.ndarray:
         """The features, ``(n_bins, frames)`` float32 (``(channels, ...)`` when not mono)."""
         return FeatureCache.read(self.entry, mmap=mmap)
-
-
-@dataclasses.dataclass(frozen=True)
-class FailedFile:
-    """A file that could not be processed, and why."""
-
-    path: Path
-    error: str
 
 
 @dataclasses.dataclass

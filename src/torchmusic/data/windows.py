@@ -2,7 +2,9 @@
 
 Shared by :class:`torchmusic.serve.predict.Predictor` and the embedders
 (:func:`torchmusic.embed.windows.clip_windows`), so a classifier used as an
-embedder sees exactly what it sees when predicting.
+embedder sees exactly what it sees when predicting. It lives with the datasets
+because it cuts exactly as they cut clips, and so that both users import it from
+below rather than from each other.
 """
 
 from __future__ import annotations

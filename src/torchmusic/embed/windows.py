@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from torchmusic.data.windows import feature_windows
 from torchmusic.errors import ParameterError
 from torchmusic.features.config import FeatureConfig
-from torchmusic.serve.windows import feature_windows
 
 
 def clip_windows(
@@ -21,7 +21,7 @@ def clip_windows(
     """Feature windows of a mono waveform, each ``n_frames`` frames of a ``clip_seconds`` clip.
 
     Features are computed once for the whole signal and sliced by
-    :func:`torchmusic.serve.windows.feature_windows`, the function behind
+    :func:`torchmusic.data.windows.feature_windows`, the function behind
     :meth:`torchmusic.serve.predict.Predictor.window_features` (so a classifier
     used as an embedder sees exactly what it sees when predicting); this wrapper
     takes seconds instead of samples.

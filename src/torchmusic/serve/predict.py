@@ -28,10 +28,10 @@ from tqdm.auto import tqdm
 from torchmusic import audio
 from torchmusic.data.discover import AUDIO_EXTENSIONS, collect_inputs
 from torchmusic.data.extract import FailedFile
+from torchmusic.data.windows import feature_windows
 from torchmusic.errors import ParameterError, TorchMusicError
 from torchmusic.models.modelfile import ClassifierSpec, load_classifier, validate_spec
 from torchmusic.pretrained import resolve_model
-from torchmusic.serve.windows import feature_windows
 
 #: ``(label, probability)`` pairs, most probable first.
 Ranked = list[tuple[str, float]]

@@ -38,9 +38,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from torchmusic.data.cache import content_hash
-from torchmusic.data.discover import AUDIO_EXTENSIONS, collect_inputs
-from torchmusic.data.extract import FailedFile
+from torchmusic.data.discover import AUDIO_EXTENSIONS, FailedFile, collect_inputs, content_hash
 from torchmusic.embed.info import ModelInfo
 from torchmusic.errors import AudioFileError, DataError, ParameterError
 from torchmusic.recommend.catalog import store
