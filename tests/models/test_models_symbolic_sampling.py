@@ -124,3 +124,22 @@ def test_bad_input():
         generate(torch.nn.Linear(2, 2), [1], max_new_tokens=1)
     # A prompt of exactly block_size tokens is fine (the window slides at once).
     assert len(generate(model, list(range(16)), max_new_tokens=3, seed=0)) == 3
+
+
+def test_degenerate_temperatures_are_greedy_uniform_or_refused():
+    # 1e-39 overflows float32 (logit / T = inf) and used to give NaN probabilities
+    # and the last token; 1e300 rounds to inf in float32 (0 / NaN logits).
+    logits = torch.tensor([[2.0, 1.0, float("-inf"), 0.5]])
+    gen = torch.Generator().manual_seed(0)
+    for tiny in (1e-39, 5e-324):
+        assert torch.equal(filter_logits(logits, temperature=tiny)[0].float(), torch.eye(4)[0])
+        assert int(sample_next(logits, temperature=tiny, generator=gen)[0]) == 0
+    flat = filter_logits(logits, temperature=1e300)[0]
+    assert torch.allclose(flat.float(), torch.tensor([1 / 3, 1 / 3, 0.0, 1 / 3]))
+    for bad in (float("inf"), float("nan")):
+        with pytest.raises(ParameterError, match=f"temperature={bad!r} must be a finite"):
+            sample_next(logits, temperature=bad)
+    model = _transformer()
+    a = generate(model, [1, 2], max_new_tokens=12, temperature=1e-39, seed=0)
+    b = generate(model, [1, 2], max_new_tokens=12, temperature=1e-39, seed=0, use_cache=False)
+    assert a == b == generate(model, [1, 2], max_new_tokens=12, temperature=0)
