@@ -134,7 +134,7 @@ if [ "$DRY" = 1 ]; then  # tiny sizes on the CPU: every step runs, the numbers m
 else
     DEV=cuda
     LOGMEL_ARGS=(--batches 1 16 64 --repeats 3)
-    TRAIN_ARGS=(--devices cuda --synthetic-corpus 10 --epochs 2 --bare-steps 10)
+    TRAIN_ARGS=(--devices cuda --synthetic-corpus 16 --epochs 2 --bare-steps 10)
     EMBED_ARGS=(--devices cuda --tracks 15 --workers 4 --threads 4)
     GEN_ARGS=(--device cuda --lengths 256 1024 --repeats 1)
 fi
@@ -171,11 +171,13 @@ step() {  # step NAME TIMEOUT_S COMMAND...
 # whose optional dependency is missing on the GPU machine cannot stop the run.
 mapfile -t GPU_TESTS < <(grep -rlE --include='*.py' 'mark\.gpu' tests | sort)
 [ ${#GPU_TESTS[@]} -gt 0 ] || GPU_TESTS=(tests)
-step pytest_gpu 75 "$PY" -m pytest -m gpu -q -p no:cacheprovider --continue-on-collection-errors \
-    --junitxml="$OUT/pytest_gpu.xml" "${GPU_TESTS[@]}"
+PYTEST_X=()  # ~160 parametrised parity tests: 4 processes share the GPU
+if [ "$DRY" != 1 ] && "$PY" -c 'import xdist' 2>/dev/null; then PYTEST_X=(-n 4); fi
+step pytest_gpu 90 "$PY" -m pytest -m gpu -q -p no:cacheprovider --continue-on-collection-errors \
+    ${PYTEST_X[@]+"${PYTEST_X[@]}"} --junitxml="$OUT/pytest_gpu.xml" "${GPU_TESTS[@]}"
 step features_logmel 110 "$PY" benchmarks/features_logmel.py --out "$OUT/features_logmel.json" \
     "${LOGMEL_ARGS[@]}"
-step train_throughput 140 "$PY" benchmarks/train_throughput.py --out "$OUT" "${TRAIN_ARGS[@]}"
+step train_throughput 130 "$PY" benchmarks/train_throughput.py --out "$OUT" "${TRAIN_ARGS[@]}"
 step embed_throughput 75 "$PY" benchmarks/embed_throughput.py --out "$OUT" "${EMBED_ARGS[@]}"
 step generation_speed 60 "$PY" benchmarks/generation_speed.py --out "$OUT/generation_speed.json" \
     "${GEN_ARGS[@]}"
