@@ -9,8 +9,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from torchmusic.data.tracks import feature_pad_value
 from torchmusic.errors import DataError
-from torchmusic.training.embed.settings import EmbedTrainConfig
+from torchmusic.training.embed.settings import CONTRASTIVE_AUGMENT, EmbedTrainConfig
 
 
 class TrackCrops(torch.utils.data.Dataset):
@@ -84,3 +85,58 @@ def split_tracks(n: int, *, val_fraction: float, seed: int) -> tuple[list[int], 
     order = np.random.default_rng(seed).permutation(n).tolist()
     n_val = 0 if val_fraction == 0 or n < 3 else max(1, round(n * val_fraction))
     return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+class EmbedData:
+    """Cached features of ``cfg.data``, a seeded track split, and the crop loaders.
+
+    ``views`` is 2 for the contrastive model (two crops of one track), else 1;
+    ``augment`` is the contrastive views' augmentation (None for the autoencoder).
+    """
+
+    def __init__(self, cfg: EmbedTrainConfig, *, progress: bool) -> None:
+        self.cfg = cfg
+        self.feature = cfg.feature_config()
+        self.n_frames = self.feature.clip_frames(cfg.clip_seconds)
+        self.report = _load_features(cfg, progress=progress)
+        self.arrays = [f.load(mmap=True) for f in self.report.ok]
+        self.pads = [feature_pad_value(np.asarray(a), self.feature) for a in self.arrays]
+        train, valid = split_tracks(len(self.arrays), val_fraction=cfg.val_fraction, seed=cfg.seed)
+        self.views = 2 if cfg.model == "contrastive" else 1
+        if self.views == 2 and len(valid) == 1:
+            # One held-out track has no negatives to be told apart from: train on it instead.
+            train, valid = sorted(train + valid), []
+        self.train_ids, self.val_ids = train, valid
+        contrastive = CONTRASTIVE_AUGMENT if cfg.augment is None else cfg.augment
+        self.augment = contrastive if self.views == 2 else None
+
+    def _crops(self, ids: list[int], *, n: int, seed: int | None) -> TrackCrops:
+        return TrackCrops(
+            [self.arrays[i] for i in ids],
+            n_frames=self.n_frames,
+            views=self.views,
+            clips_per_track=n,
+            pad_values=[self.pads[i] for i in ids],
+            seed=seed,
+        )
+
+    def train_loader(self) -> torch.utils.data.DataLoader:
+        cfg = self.cfg
+        return torch.utils.data.DataLoader(
+            self._crops(self.train_ids, n=cfg.clips_per_track, seed=None),
+            batch_size=cfg.batch_size,
+            shuffle=True,
+            # Contrastive batches need negatives: no 1-item last batch.
+            drop_last=self.views == 2
+            and len(self.train_ids) * cfg.clips_per_track > cfg.batch_size,
+            num_workers=cfg.num_workers or 0,
+        )
+
+    def val_loader(self) -> torch.utils.data.DataLoader | None:
+        if not self.val_ids:
+            return None
+        # Several fixed crops per held-out track: with few tracks, one crop each would
+        # make the validation loss (and the checkpoint it picks) mostly noise.
+        n = min(self.cfg.clips_per_track, 4)
+        crops = self._crops(self.val_ids, n=n, seed=self.cfg.seed)
+        return torch.utils.data.DataLoader(crops, batch_size=self.cfg.batch_size)

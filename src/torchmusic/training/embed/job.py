@@ -31,15 +31,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from torchmusic.data.tracks import feature_pad_value
 from torchmusic.errors import ParameterError
-from torchmusic.training.embed.data import TrackCrops, _load_features, split_tracks
+from torchmusic.training.embed.data import EmbedData
 from torchmusic.training.embed.module import EmbedderModule
-from torchmusic.training.embed.settings import CONTRASTIVE_AUGMENT, EmbedTrainConfig
+from torchmusic.training.embed.settings import EmbedTrainConfig
 from torchmusic.training.engine import (
     build_trainer,
     callback,
@@ -100,41 +97,10 @@ def train_embedder(cfg: EmbedTrainConfig, *, progress: bool = True) -> EmbedTrai
     run = start_run(
         cfg, default_dir=Path("runs") / f"{first.stem or first.name}-{cfg.model}", progress=progress
     )
-    feature = cfg.feature_config()
-    n_frames = feature.clip_frames(cfg.clip_seconds)
-    report = _load_features(cfg, progress=progress)
-    arrays = [f.load(mmap=True) for f in report.ok]
-    pads = [feature_pad_value(np.asarray(a), feature) for a in arrays]
-    train_ids, val_ids = split_tracks(len(arrays), val_fraction=cfg.val_fraction, seed=cfg.seed)
-    views = 2 if cfg.model == "contrastive" else 1
-    if views == 2 and len(val_ids) == 1:
-        # One held-out track has no negatives to be told apart from: train on it instead.
-        train_ids, val_ids = sorted(train_ids + val_ids), []
-    augment = (CONTRASTIVE_AUGMENT if cfg.augment is None else cfg.augment) if views == 2 else None
-
-    def crops(ids: list[int], *, n: int, seed: int | None) -> TrackCrops:
-        return TrackCrops(
-            [arrays[i] for i in ids],
-            n_frames=n_frames,
-            views=views,
-            clips_per_track=n,
-            pad_values=[pads[i] for i in ids],
-            seed=seed,
-        )
-
-    train_loader = torch.utils.data.DataLoader(
-        crops(train_ids, n=cfg.clips_per_track, seed=None),
-        batch_size=cfg.batch_size,
-        shuffle=True,
-        drop_last=views == 2 and len(train_ids) * cfg.clips_per_track > cfg.batch_size,
-        num_workers=cfg.num_workers or 0,
-    )
-    # Several fixed crops per held-out track: with few tracks, one crop each would
-    # make the validation loss (and the checkpoint it picks) mostly noise.
-    val_loader = None
-    if val_ids:
-        val_set = crops(val_ids, n=min(cfg.clips_per_track, 4), seed=cfg.seed)
-        val_loader = torch.utils.data.DataLoader(val_set, batch_size=cfg.batch_size)
+    data = EmbedData(cfg, progress=progress)
+    feature, n_frames = data.feature, data.n_frames
+    train_loader, val_loader = data.train_loader(), data.val_loader()
+    train_ids, val_ids = data.train_ids, data.val_ids
     model = build_embedder(cfg.model, n_mels=feature.n_bins, n_frames=n_frames, **cfg.model_config)
     module = EmbedderModule(
         model,
@@ -142,7 +108,7 @@ def train_embedder(cfg: EmbedTrainConfig, *, progress: bool = True) -> EmbedTrai
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
         max_epochs=cfg.max_epochs,
-        augment=augment,
+        augment=data.augment,
         train_config=cfg.to_dict(),
         scheduler=cfg.scheduler,
     )
@@ -160,8 +126,8 @@ def train_embedder(cfg: EmbedTrainConfig, *, progress: bool = True) -> EmbedTrai
         tracks_train=len(train_ids),
         tracks_valid=len(val_ids),
     )
-    skipped = [(str(f.path), f.error) for f in report.failed]
-    tracks = [str(f.path) for f in report.ok]
+    skipped = [(str(f.path), f.error) for f in data.report.failed]
+    tracks = [str(f.path) for f in data.report.ok]
 
     def export(m: dict[str, Any]) -> None:
         spec = EmbeddingModelSpec(
