@@ -235,6 +235,29 @@ class StopAtMaxSteps(Callback):
 
 # -- the run ------------------------------------------------------------------------------
 @dataclasses.dataclass
+class RunResult:
+    """Outcome of a training job: every ``train_*`` returns one (or a subclass).
+
+    Attributes
+    ----------
+    model_file : pathlib.Path
+        The exported model file (best checkpoint).
+    run_dir : pathlib.Path
+        The run folder (checkpoints, logs, ``config.yaml``, ``metrics.json``).
+    metrics : dict
+        Figures of the best checkpoint and the run's bookkeeping
+        (``best_checkpoint``, ``epochs_trained``, ``global_step``, ...).
+    skipped : list of (str, str)
+        Input files left out (unreadable, empty, ...), with the reason.
+    """
+
+    model_file: Path
+    run_dir: Path
+    metrics: dict[str, Any]
+    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
 class RunFolder:
     """Where a run lives and where it starts: see :func:`start_run`.
 

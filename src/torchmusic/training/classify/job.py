@@ -27,7 +27,6 @@ group, and only the global-rank-0 process writes the model file. For example::
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from torchmusic.training.classify.settings import TrainConfig
 from torchmusic.training.engine import (
     MODEL_FILE,  # noqa: F401  (re-exported: torchmusic.training.classify.MODEL_FILE)
     RunFolder,
+    RunResult,
     build_trainer,
     evaluate_best,
     finish_run,
@@ -61,29 +61,14 @@ from torchmusic.training.engine import (
 )
 
 
-@dataclasses.dataclass
-class TrainResult:
-    """Outcome of :func:`train_classifier`.
+class TrainResult(RunResult):
+    """Outcome of :func:`train_classifier` (see :class:`RunResult`).
 
-    Attributes
-    ----------
-    model_file : pathlib.Path
-        The exported model file (best checkpoint), loadable with
-        :func:`torchmusic.models.load_classifier`.
-    run_dir : pathlib.Path
-        The run folder (checkpoints, logs, configuration).
-    metrics : dict
-        ``val_*`` (and ``test_*`` when there is a test split) figures of the best
-        checkpoint at clip level, ``best_epoch``, ``global_step``,
-        ``train_clips_per_s``.
-    skipped : list of (str, str)
-        Files left out because they could not be decoded, with the reason.
+    ``metrics`` holds the ``val_*`` (and ``test_*`` when there is a test split)
+    clip-level figures of the best checkpoint, ``best_checkpoint``,
+    ``epochs_trained``, ``global_step`` and ``train_clips_per_s``; ``skipped``
+    the files that could not be decoded.
     """
-
-    model_file: Path
-    run_dir: Path
-    metrics: dict[str, Any]
-    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
 # -- run folder ---------------------------------------------------------------------------

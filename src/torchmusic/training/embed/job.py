@@ -27,7 +27,6 @@ held-out crops whose nearest other-view crop comes from the same track.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from torchmusic.training.embed.data import EmbedData
 from torchmusic.training.embed.module import EmbedderModule
 from torchmusic.training.embed.settings import EmbedTrainConfig
 from torchmusic.training.engine import (
+    RunResult,
     build_trainer,
     callback,
     evaluate_best,
@@ -49,14 +49,8 @@ from torchmusic.training.engine import (
 
 
 # -- the job -----------------------------------------------------------------------------
-@dataclasses.dataclass
-class EmbedTrainResult:
-    """Outcome of :func:`train_embedder`: the model file, run folder, metrics, skipped files."""
-
-    model_file: Path
-    run_dir: Path
-    metrics: dict[str, Any]
-    skipped: list[tuple[str, str]]
+class EmbedTrainResult(RunResult):
+    """Outcome of :func:`train_embedder` (see :class:`RunResult`)."""
 
 
 def train_embedder(cfg: EmbedTrainConfig, *, progress: bool = True) -> EmbedTrainResult:

@@ -40,6 +40,7 @@ import torch
 
 from torchmusic.errors import ParameterError
 from torchmusic.training.engine import (
+    RunResult,
     build_trainer,
     evaluate_best,
     finish_run,
@@ -64,28 +65,14 @@ from torchmusic.training.lm.settings import LMTrainConfig
 MONITOR = "val_loss"
 
 
-@dataclasses.dataclass
-class LMResult:
-    """Outcome of :func:`train_lm`.
+class LMResult(RunResult):
+    """Outcome of :func:`train_lm` (see :class:`RunResult`).
 
-    Attributes
-    ----------
-    model_file : pathlib.Path
-        Exported generator file (best checkpoint), for ``torchmusic generate``.
-    run_dir : pathlib.Path
-        The run folder.
-    metrics : dict
-        ``val_loss`` and, for token LMs, ``val_/test_nats_per_token`` and
-        ``val_/test_nats_per_note``; for the VAE ``val_/test_recon_per_token``,
-        ``val_/test_kl``; ``global_step``, ``train_minutes``, ``parameters``, ...
-    skipped : list of (str, str)
-        MIDI files left out (unreadable, empty, drums only), with the reason.
+    ``metrics`` holds ``val_loss`` and, for token LMs, ``val_/test_nats_per_token``
+    and ``val_/test_nats_per_note``; for the VAE ``val_/test_recon_per_token`` and
+    ``val_/test_kl``; ``global_step``, ``train_minutes``, ``parameters``.
+    ``skipped`` lists MIDI files left out (unreadable, empty, drums only).
     """
-
-    model_file: Path
-    run_dir: Path
-    metrics: dict[str, Any]
-    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
 # -- run folder ---------------------------------------------------------------------------

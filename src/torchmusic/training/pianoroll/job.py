@@ -25,7 +25,6 @@ Example (the command line does the same with ``torchmusic train lm --model piano
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ import torch
 
 from torchmusic.errors import ParameterError
 from torchmusic.training.engine import (
+    RunResult,
     build_trainer,
     evaluate_best,
     finish_run,
@@ -46,24 +46,13 @@ from torchmusic.training.pianoroll.module import PianoRollModule
 from torchmusic.training.pianoroll.settings import PianoRollTrainConfig
 
 
-@dataclasses.dataclass
-class PianoRollResult:
-    """Outcome of :func:`train_pianoroll`.
+class PianoRollResult(RunResult):
+    """Outcome of :func:`train_pianoroll` (see :class:`RunResult`).
 
-    Attributes
-    ----------
-    model_file : pathlib.Path
-        Exported generator file (best checkpoint; ``load_generator(kind="pianoroll")``).
-    run_dir : pathlib.Path
-        The run folder.
-    metrics : dict
-        ``val_nll``, ``test_nll`` (nats/frame, best checkpoint), ``train_minutes``,
-        ``epochs_trained``, ``best_epoch``, ``global_step``, ``parameters``.
+    ``metrics`` holds ``val_nll`` / ``test_nll`` (nats per frame, best checkpoint),
+    ``train_minutes``, ``epochs_trained``, ``best_epoch``, ``global_step``,
+    ``parameters``. The model file loads with ``load_generator(kind="pianoroll")``.
     """
-
-    model_file: Path
-    run_dir: Path
-    metrics: dict[str, Any]
 
 
 # -- the job ------------------------------------------------------------------------------
