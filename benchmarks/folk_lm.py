@@ -112,7 +112,7 @@ def bigram_row(data: Any, tok: Any, max_tokens: int | None) -> dict[str, Any]:
 # -- neural models ------------------------------------------------------------------------
 def train_row(arch: str, args: argparse.Namespace, work: Path, cache: Path) -> dict[str, Any]:
     from torchmusic.training.lm import train_lm
-    from torchmusic.training.lm_config import LMTrainConfig
+    from torchmusic.training.lm.settings import LMTrainConfig
 
     run = work / arch
     metrics_file = run / "metrics.json"

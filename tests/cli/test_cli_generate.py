@@ -42,7 +42,7 @@ def folk_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _train(folk: Path, out: Path, model: str, model_config: dict, **kw) -> Path:
     from torchmusic.training.lm import train_lm
-    from torchmusic.training.lm_config import LMTrainConfig
+    from torchmusic.training.lm.settings import LMTrainConfig
 
     cfg = LMTrainConfig(
         data=str(folk),

@@ -27,7 +27,7 @@ from torchmusic.models.baseline import (
     clip_statistics,
 )
 from torchmusic.serve import Predictor
-from torchmusic.training.baseline import fit_mfcc_stats, fit_sklearn_baseline
+from torchmusic.training.classify.baseline import fit_mfcc_stats, fit_sklearn_baseline
 
 MFCC = FeatureConfig(kind="mfcc", n_mfcc=13)
 RECORDINGS = [

@@ -73,7 +73,7 @@ def short_manifest(shared_data, tmp_path_factory):
 @pytest.fixture(scope="module")
 def baseline_file(speech_music, tmp_path_factory):
     """The MFCC baseline trained on the train split (through the training entry point)."""
-    from torchmusic.training.baseline import fit_baseline
+    from torchmusic.training.classify.baseline import fit_baseline
 
     run = tmp_path_factory.mktemp("run")
     return fit_baseline(

@@ -9,7 +9,7 @@ from torchmusic.data.demo import build_demo_corpus, find_fluidsynth, find_soundf
 from torchmusic.errors import DataError, DependencyError
 from torchmusic.models import read_spec
 from torchmusic.serve.evaluate import evaluate_model
-from torchmusic.training.baseline import fit_baseline
+from torchmusic.training.classify.baseline import fit_baseline
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from torchmusic.models import load_classifier, read_spec
 from torchmusic.models.baseline import MFCCStats
 from torchmusic.serve import Predictor
 from torchmusic.training import TrainConfig
-from torchmusic.training.baseline import baseline_feature, fit_baseline
+from torchmusic.training.classify.baseline import baseline_feature, fit_baseline
 
 # (recording, label, split): speakers and pieces never straddle train and test.
 ROWS = [

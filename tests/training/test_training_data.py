@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from torchmusic.errors import DataError, ParameterError
-from torchmusic.training.data import (
+from torchmusic.training.classify.data import (
     RepeatedClips,
     collate_clips,
     load_tracks,

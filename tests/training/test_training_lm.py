@@ -17,7 +17,7 @@ import torch
 
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.training.lm import LMModule, note_token_mask, train_lm
-from torchmusic.training.lm_config import LMTrainConfig
+from torchmusic.training.lm.settings import LMTrainConfig
 
 TINY = {
     "transformer": {"n_layer": 2, "n_head": 2, "n_embd": 32, "dropout": 0.0},

@@ -12,7 +12,7 @@ import torch
 
 from torchmusic.models import load_classifier
 from torchmusic.training import train_classifier
-from torchmusic.training.module import model_state_dict
+from torchmusic.training.classify.module import model_state_dict
 
 
 def _csv_losses(run_dir) -> list[float]:

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from torchmusic.data import ManifestDataset, extract_features
     from torchmusic.data.demo import build_demo_corpus
     from torchmusic.errors import DataError
-    from torchmusic.training.config import TrainConfig
+    from torchmusic.training.classify.settings import TrainConfig
 
     if not DEMO_RECIPE.is_file():
         raise DataError(

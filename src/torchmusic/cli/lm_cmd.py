@@ -54,7 +54,7 @@ def train(args: argparse.Namespace) -> int:
         skipped: list[tuple[str, str]] = []
     else:
         from torchmusic.training.lm import train_lm
-        from torchmusic.training.lm_config import LMTrainConfig
+        from torchmusic.training.lm.settings import LMTrainConfig
 
         cfg = LMTrainConfig.from_sources(config=args.config, overrides=overrides, **settings)
         result = train_lm(cfg, progress=progress)

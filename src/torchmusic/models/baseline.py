@@ -6,7 +6,7 @@ SVM (or logistic regression) fitted with scikit-learn. The fitted arrays are the
 copied into buffers of an :class:`torch.nn.Module`, so the baseline is saved,
 loaded and run exactly like the networks: one model-file format (safetensors, no
 pickle), one prediction path, no scikit-learn needed at prediction time. The
-fitting code lives in :mod:`torchmusic.training.baseline`.
+fitting code lives in :mod:`torchmusic.training.classify.baseline`.
 
 Output scores (``forward``)
 ---------------------------
@@ -27,7 +27,7 @@ Examples
 >>> import torch
 >>> x = torch.randn(40, 13, 50)  # MFCCs of 40 clips
 >>> y = torch.arange(40) % 2
->>> from torchmusic.training.baseline import fit_mfcc_stats
+>>> from torchmusic.training.classify.baseline import fit_mfcc_stats
 >>> model = fit_mfcc_stats(x, y, n_classes=2)
 >>> model(x[:3]).shape
 torch.Size([3, 2])

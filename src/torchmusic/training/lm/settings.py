@@ -1,6 +1,6 @@
 """Settings of token language-model and VAE training: one dataclass, YAML + overrides.
 
-Precedence (later wins), as for :class:`~torchmusic.training.config.TrainConfig`:
+Precedence (later wins), as for :class:`~torchmusic.training.classify.settings.TrainConfig`:
 the dataclass defaults, the recipe (``--config configs/folk.yaml``), explicit
 keyword arguments (the CLI's named flags), then ``--key value`` overrides. Dotted
 keys reach into the dict-valued settings (``--model_config.n_layer 4``,
