@@ -320,4 +320,5 @@ def test_generate_imports_only_what_it_uses(tmp_path):
         ["generate", "--model", "folk", "-n", "1", "--bars", "2", "--max-tokens", "48",
          "--no-wav", "--no-png", "--out", "gen"],
     )  # fmt: skip
-    _check(entry, forbidden=("torchmusic.serve", "torchmusic.recommend", "torchmusic.embed"))
+    unused = ("torchmusic.serve", "torchmusic.recommend", "torchmusic.embed", "torchmusic.data")
+    _check(entry, forbidden=(*unused, "torchmusic.features", "torchmusic.models.classify"))

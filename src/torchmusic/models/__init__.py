@@ -5,7 +5,9 @@
 - :func:`save_classifier` / :func:`load_classifier` write and read single-file
   safetensors model files (weights + :class:`ClassifierSpec`); loading never unpickles.
 
-No training code lives here (that is :mod:`torchmusic.training`).
+No training code lives here (that is :mod:`torchmusic.training`). Names are
+imported on first use, so that e.g. :mod:`torchmusic.models.symbolic` (generators)
+loads without the classifiers and the feature code.
 
 Examples
 --------
@@ -17,48 +19,55 @@ Examples
 
 from __future__ import annotations
 
-from torchmusic.models.classify import (
-    CLASSIFIERS,
-    CRNN,
-    CRNNConfig,
-    ShortChunkResNet,
-    ShortChunkResNetConfig,
-    SimpleCNN,
-    SimpleCNNConfig,
-    architecture_of,
-    build_classifier,
-    get_classifier,
-    register_classifier,
-)
-from torchmusic.models.modelfile import (
-    ClassifierSpec,
-    check_feature_match,
-    clip_frames,
-    feature_bins,
-    load_classifier,
-    read_spec,
-    save_classifier,
-)
-from torchmusic.pretrained import resolve_model
+import importlib
+import importlib.util
+from typing import Any
 
-__all__ = [
-    "CLASSIFIERS",
-    "CRNN",
-    "CRNNConfig",
-    "ClassifierSpec",
-    "ShortChunkResNet",
-    "ShortChunkResNetConfig",
-    "SimpleCNN",
-    "SimpleCNNConfig",
-    "architecture_of",
-    "build_classifier",
-    "check_feature_match",
-    "clip_frames",
-    "feature_bins",
-    "get_classifier",
-    "load_classifier",
-    "read_spec",
-    "register_classifier",
-    "resolve_model",
-    "save_classifier",
-]
+_CLASSIFY = "torchmusic.models.classify"
+_MODELFILE = "torchmusic.models.modelfile"
+_LAZY = {
+    **dict.fromkeys(
+        [
+            "CLASSIFIERS",
+            "CRNN",
+            "CRNNConfig",
+            "ShortChunkResNet",
+            "ShortChunkResNetConfig",
+            "SimpleCNN",
+            "SimpleCNNConfig",
+            "architecture_of",
+            "build_classifier",
+            "get_classifier",
+            "register_classifier",
+        ],
+        _CLASSIFY,
+    ),
+    **dict.fromkeys(
+        [
+            "ClassifierSpec",
+            "check_feature_match",
+            "clip_frames",
+            "feature_bins",
+            "load_classifier",
+            "read_spec",
+            "save_classifier",
+        ],
+        _MODELFILE,
+    ),
+    "resolve_model": "torchmusic.pretrained",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    # Submodules (``torchmusic.models.modelfile``), as when this package imported them.
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'torchmusic.models' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
