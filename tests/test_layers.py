@@ -266,7 +266,8 @@ def test_recommend_on_a_non_torch_model_never_imports_torch(tmp_path, kind):
 
 def _fresh_modules(*imports: str) -> list[str]:
     code = f"import sys, {', '.join(imports)}; print('\\n'.join(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout.split()
 
 
