@@ -85,6 +85,25 @@ def run(args: argparse.Namespace) -> int:
     )
     t_features = time.perf_counter() - t1
 
+    _print_tables(dataset, families, config, report)
+    if report.failed:
+        print(report.summary())
+        return 1
+    t_train, model_file = _train(train_cfg, run_dir, progress)
+    test_tracks = _evaluate(model_file, manifest, out / "eval", progress)
+    _predict(model_file, test_tracks[:: max(1, len(test_tracks) // 4)][:4])
+    _catalog(out / "corpus", out / "catalog", model_file, args.workers, progress)
+    _generate(out / "generated", args.seed)
+    print(
+        f"\ncorpus {t_corpus:.1f} s, features {t_features:.1f} s, training {t_train:.1f} s, "
+        f"total {time.perf_counter() - t0:.1f} s\nmanifest: {manifest}\nmodel file: "
+        f"{model_file}  (try: torchmusic predict {model_file} {test_tracks[0].path})"
+    )
+    return 0
+
+
+def _print_tables(dataset, families, config, report) -> None:
+    """Tracks per tune type and split, instrument families, and the features table."""
     splits = sorted({t.split for t in dataset.tracks if t.split})
     per_class = Counter((t.label, t.split) for t in dataset.tracks)
     rows = [
@@ -114,20 +133,6 @@ def run(args: argparse.Namespace) -> int:
             ],
         )
     )
-    if report.failed:
-        print(report.summary())
-        return 1
-    t_train, model_file = _train(train_cfg, run_dir, progress)
-    test_tracks = _evaluate(model_file, manifest, out / "eval", progress)
-    _predict(model_file, test_tracks[:: max(1, len(test_tracks) // 4)][:4])
-    _catalog(out / "corpus", out / "catalog", model_file, args.workers, progress)
-    _generate(out / "generated", args.seed)
-    print(
-        f"\ncorpus {t_corpus:.1f} s, features {t_features:.1f} s, training {t_train:.1f} s, "
-        f"total {time.perf_counter() - t0:.1f} s\nmanifest: {manifest}\nmodel file: "
-        f"{model_file}  (try: torchmusic predict {model_file} {test_tracks[0].path})"
-    )
-    return 0
 
 
 def _train(cfg, run_dir: Path, progress: bool) -> tuple[float, Path]:
