@@ -393,8 +393,6 @@ class _Fitter:
         self.options, self.feature, self.clip = options, feature, float(clip_seconds)
 
     def fit(self, c: float) -> MFCCStats:
-        from torchmusic.models.modelfile import clip_frames
-
         scaler, est = fit_sklearn_baseline(
             self.x,
             self.y,
@@ -406,7 +404,7 @@ class _Fitter:
             scaler,
             est,
             n_classes=len(self.classes),
-            n_frames=clip_frames(self.clip, self.feature),
+            n_frames=self.feature.clip_frames(self.clip),
             delta_width=self.options["delta_width"],
         )
         model.config.gamma = self.options["gamma"]

@@ -174,13 +174,13 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
 
 
 def _build_module(cfg: TrainConfig, *, classes: list[str], multi_label: bool) -> ClassifierModule:
-    from torchmusic.models import build_classifier, clip_frames, feature_bins
+    from torchmusic.models import build_classifier
 
     feature = cfg.feature_config()
     model = build_classifier(
         cfg.model,
-        n_mels=feature_bins(feature),
-        n_frames=clip_frames(cfg.clip_seconds, feature),
+        n_mels=feature.n_bins,
+        n_frames=feature.clip_frames(cfg.clip_seconds),
         n_classes=len(classes),
         **cfg.model_config,
     )
