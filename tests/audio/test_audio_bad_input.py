@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from torchmusic.audio import info, load
 from torchmusic.errors import AudioFileError, ParameterError, TorchMusicError
@@ -118,9 +119,27 @@ def test_non_finite_samples(tmp_path, bad):
     assert y_ok.shape == (int(0.4 * 22050),)
 
 
-def test_more_than_two_channels(write_tone):
-    path, _ = write_tone("surround.wav", channels=3)
-    _assert_load_fails(path, AudioFileError, r"3 channels; expected 1 \(mono\) or 2 \(stereo\)")
+def test_more_than_two_channels_are_mixed_down(tmp_path):
+    # Issue 10: 5.1 files are mixed down by a documented rule, not refused.
+    from torchmusic.audio import stream
+
+    rng = np.random.default_rng(0)
+    for n in (3, 6):
+        y = (rng.uniform(-0.5, 0.5, (n, 800))).astype(np.float32)
+        path = tmp_path / f"ch{n}.wav"
+        sf.write(path, y.T, 8000, subtype="FLOAT")
+        mono, _ = load(path, sr=None)
+        np.testing.assert_allclose(mono.numpy(), y.mean(axis=0), atol=1e-6)  # librosa's mean
+        stereo, _ = load(path, sr=None, mono=False)
+        g = np.float32(np.sqrt(0.5))
+        if n == 6:  # ITU-R BS.775: L + g C + g Ls, R + g C + g Rs; LFE dropped
+            left = (y[0] + g * y[2] + g * y[4]) / (1 + 2 * g)
+            right = (y[1] + g * y[2] + g * y[5]) / (1 + 2 * g)
+        else:
+            left, right = (y[0] + g * y[2]) / (1 + g), (y[1] + g * y[2]) / (1 + g)
+        np.testing.assert_allclose(stereo.numpy(), np.stack([left, right]), atol=1e-6)
+        blocks = list(stream(path, sr=None, mono=False, block_duration=0.05))
+        np.testing.assert_allclose(torch.cat(blocks, dim=-1).numpy(), stereo.numpy(), atol=1e-6)
 
 
 def test_negative_offset(write_tone):

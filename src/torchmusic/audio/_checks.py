@@ -29,9 +29,10 @@ LOAD_DTYPES: dict[torch.dtype, type[np.floating]] = {
 # list only feeds error messages.
 SUPPORTED_FORMATS = "WAV, FLAC, OGG Vorbis, Opus (Ogg), MP3 or AIFF"
 
-# Only mono and stereo are supported: a (channels, samples) layout with more
-# channels is far more often a transposed (samples, channels) array or a
-# multitrack stem file than music meant to be downmixed.
+# Arrays handed to save() are mono or stereo: a (channels, samples) layout with more
+# channels is far more often a transposed (samples, channels) array than music.
+# Files with more channels are read and mixed down by load() / stream() (the rule is
+# in load's docstring and _reader.downmix_to_stereo).
 MAX_CHANNELS = 2
 
 
@@ -49,6 +50,12 @@ def check_path(path: str | os.PathLike[str]) -> Path:
     if not isinstance(path, str | os.PathLike):
         raise ParameterError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     p = Path(path)
+    if p.is_symlink() and not p.exists():
+        raise AudioFileError(
+            errno.ELOOP,
+            "Symbolic link that loops or points nowhere (expected a link to an audio file)",
+            str(p),
+        )
     if not p.exists():
         # OSError's (errno, strerror, filename) form: str() reads
         # "[Errno 2] ...: '<path>'" and .errno / .filename are set like open()'s.

@@ -64,7 +64,7 @@ def check_not_truncated(f: sf.SoundFile, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def open_audio(path: Path, *, check_channels: bool = True) -> Iterator[sf.SoundFile]:
+def open_audio(path: Path, *, check_channels: bool = False) -> Iterator[sf.SoundFile]:
     """Open ``path`` for reading; translate every libsndfile failure.
 
     Parameters
@@ -72,8 +72,8 @@ def open_audio(path: Path, *, check_channels: bool = True) -> Iterator[sf.SoundF
     path : Path
         An existing, non-empty file (see ``_checks.check_path``).
     check_channels : bool
-        Reject files with more than ``MAX_CHANNELS`` channels (:func:`info` only
-        reports them).
+        Reject files with more than ``MAX_CHANNELS`` channels (off by default:
+        :func:`load` and :func:`stream` mix such files down, :func:`info` reports them).
     """
     try:
         f = sf.SoundFile(path)
@@ -90,6 +90,31 @@ def open_audio(path: Path, *, check_channels: bool = True) -> Iterator[sf.SoundF
                 f"'{path}': has {f.channels} channels; expected 1 (mono) or 2 (stereo)"
             )
         yield f
+
+
+#: Gain of the centre and surround channels in a stereo downmix (-3 dB, ITU-R BS.775).
+SURROUND_GAIN = 0.7071067811865476
+
+
+def downmix_to_stereo(y: np.ndarray) -> np.ndarray:
+    """``(channels, n)`` audio with more than 2 channels -> ``(2, n)``.
+
+    The rule (documented in :func:`torchmusic.audio.load`): channels 0 and 1 are
+    left and right; every other channel is added to both at -3 dB
+    (:data:`SURROUND_GAIN`), except that a 6-channel (5.1, WAV order L R C LFE Ls
+    Rs) file follows ITU-R BS.775: the LFE channel is dropped and Ls / Rs go to
+    their own side only. Each output channel is divided by the sum of its gains, so
+    a full-scale input never clips.
+    """
+    n = y.shape[0]
+    weights = np.zeros((2, n), dtype=y.dtype)
+    weights[0, 0] = weights[1, 1] = 1.0
+    weights[:, 2:] = SURROUND_GAIN
+    if n == 6:  # 5.1: L R C LFE Ls Rs
+        weights[:, 3] = 0.0
+        weights[1, 4] = weights[0, 5] = 0.0
+    weights /= weights.sum(axis=1, keepdims=True)
+    return weights @ y
 
 
 def excerpt_frames(

@@ -8,7 +8,13 @@ import numpy as np
 import torch
 
 from torchmusic.audio._checks import check_dtype, check_excerpt, check_path, check_sr
-from torchmusic.audio._reader import excerpt_frames, open_audio, read_frames, seek_to
+from torchmusic.audio._reader import (
+    downmix_to_stereo,
+    excerpt_frames,
+    open_audio,
+    read_frames,
+    seek_to,
+)
 from torchmusic.audio.resample import resample_numpy
 
 
@@ -48,6 +54,14 @@ def load(
         Target sample rate (Hz); ``None`` keeps the file's native rate.
     mono : bool
         Average the channels into one.
+
+        Files with more than two channels (5.1, 7.1, ...) are mixed down, never
+        refused: with ``mono=True`` all channels are averaged (librosa's
+        ``to_mono``, whatever the channel count); with ``mono=False`` they become
+        stereo: channels 0 and 1 are left and right, every other channel is added to
+        both at -3 dB, except that a 6-channel (5.1, WAV order L R C LFE Ls Rs) file
+        follows ITU-R BS.775 (LFE dropped, Ls to the left and Rs to the right only);
+        each side is divided by the sum of its gains so a full-scale file never clips.
     offset : float >= 0
         Start reading this many seconds into the file; must be before its end.
     duration : float > 0 or None
@@ -59,7 +73,7 @@ def load(
     Returns
     -------
     y : torch.Tensor [shape=(samples,) if mono else (channels, samples)]
-        Audio in [-1, 1] for PCM files. ``channels`` is 1 or 2; with
+        Audio in [-1, 1] for PCM files. ``channels`` is 1 or 2 (see ``mono``); with
         ``mono=False`` a 1-channel file gives shape ``(1, samples)`` (librosa
         returns ``(samples,)``; the values are the same).
     sr : int
@@ -69,7 +83,7 @@ def load(
     ------
     AudioFileError
         Missing path, directory, empty, truncated, corrupt, non-audio or
-        unsupported file; more than 2 channels; a NaN/Inf sample (the message
+        unsupported file; a symbolic link that loops; a NaN/Inf sample (the message
         gives its time). A missing path has ``errno.ENOENT`` but is not a
         ``FileNotFoundError``: catch ``AudioFileError`` (or ``OSError``).
     ParameterError
@@ -97,6 +111,8 @@ def load(
 
     if mono:
         y = to_mono_numpy(y)
+    elif y.ndim == 2 and y.shape[0] > 2:
+        y = downmix_to_stereo(y)
     elif y.ndim == 1:
         # librosa returns 1-D for a 1-channel file even with mono=False; a fixed
         # (channels, samples) layout is easier to batch.

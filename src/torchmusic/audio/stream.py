@@ -17,7 +17,13 @@ from torchmusic.audio._checks import (
     check_positive_seconds,
     check_sr,
 )
-from torchmusic.audio._reader import excerpt_frames, open_audio, read_frames, seek_to
+from torchmusic.audio._reader import (
+    downmix_to_stereo,
+    excerpt_frames,
+    open_audio,
+    read_frames,
+    seek_to,
+)
 from torchmusic.audio.load import to_mono_numpy
 from torchmusic.audio.resample import output_length
 
@@ -90,7 +96,7 @@ def stream(
         duration=duration,
         block=block,
         np_dtype=np_dtype,
-        out_channels=1 if mono else channels,
+        out_channels=1 if mono else min(channels, 2),
     )
 
 
@@ -122,6 +128,8 @@ def _blocks(
             y = read_frames(f, p, start=pos, n=count, dtype=np_dtype)  # (frames[, ch])
             if mono:
                 y = to_mono_numpy(y.T)  # librosa's downmix, on (channels, frames)
+            elif y.ndim == 2 and y.shape[1] > 2:
+                y = downmix_to_stereo(y.T).T  # the rule of load(): 5.1 -> stereo
             elif y.ndim == 1:
                 y = y[:, np.newaxis]  # always (channels, samples) when not mono
             if resampler is not None:

@@ -60,6 +60,9 @@ def find_audio_files(
 
     Hidden files and folders (names starting with ``.``) are skipped: archives
     unpacked on macOS carry ``._name.wav`` resource forks that are not audio.
+    Symbolic links to folders are followed, each folder once (a link to a parent
+    folder does not loop); a link to a file that loops or dangles is listed like
+    any file, and fails when it is read (naming the link).
 
     Parameters
     ----------
@@ -91,7 +94,15 @@ def find_audio_files(
     if not root.is_dir():
         raise DataError(f"audio folder {str(root)!r} does not exist or is not a folder")
     found: list[Path] = []
+    # Symbolic links to folders are followed, but a folder already visited (a link to
+    # a parent, a loop of links) is entered once only, so cycles end.
+    visited: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in visited:
+            dirnames[:] = []
+            continue
+        visited.add(real)
         # Pruning in place stops os.walk from descending into hidden folders.
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
         for name in filenames:
@@ -154,7 +165,9 @@ def collect_inputs(
     seen: set[Path] = set()
     inputs: list[tuple[Path, str]] = []
     for file, _ in found:
-        target = file.resolve()
+        # realpath, unlike Path.resolve(), does not raise on a symbolic-link loop: a
+        # looping link stays in the list and fails, named, when it is read.
+        target = Path(os.path.realpath(file))
         if target not in seen:
             seen.add(target)
             inputs.append((file, file.relative_to(common).as_posix()))

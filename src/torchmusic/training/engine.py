@@ -184,7 +184,8 @@ def check_run_dir(cfg: Any, run_dir: Path) -> Path | None:
     Raises
     ------
     DataError
-        ``run_dir`` already holds a run and ``cfg.resume`` is False.
+        ``run_dir`` already holds a run and ``cfg.resume`` is False, or ``cfg.resume``
+        is True and ``run_dir`` holds no run (no ``config.yaml``, no checkpoint).
     ParameterError
         Resuming with settings that differ from the run's (the message lists them).
     """
@@ -197,6 +198,11 @@ def check_run_dir(cfg: Any, run_dir: Path) -> Path | None:
             )
         return None
     saved = run_dir / "config.yaml"
+    if not saved.is_file() and not last.is_file():
+        raise DataError(
+            f"--resume: no run to resume in {str(run_dir)!r} (expected a run folder with "
+            "config.yaml and checkpoints/); check --out, or drop --resume to start a new run"
+        )
     if saved.is_file():
         old = type(cfg).from_yaml(saved).identity()
         new = cfg.identity()

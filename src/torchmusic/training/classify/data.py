@@ -190,8 +190,9 @@ def drop_files(ds: TrackDataset, failed: Iterable[FailedFile]) -> TrackDataset:
     --------
     >>> ds = drop_files(ds, check_files(ds).failed)  # doctest: +SKIP
     """
-    bad = {Path(f.path).resolve() for f in failed}
-    return ds.with_tracks(t for t in ds.tracks if t.path.resolve() not in bad)
+    # realpath, unlike Path.resolve(), does not raise on a symbolic-link loop.
+    bad = {os.path.realpath(f.path) for f in failed}
+    return ds.with_tracks(t for t in ds.tracks if os.path.realpath(t.path) not in bad)
 
 
 def split_table(parts: dict[str, TrackDataset]) -> str:
