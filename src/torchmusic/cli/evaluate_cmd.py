@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         hop_seconds=args.hop_seconds,
         out_dir=args.out,
         progress=not args.no_progress,
+        # --allow-seen-tracks: score a held-out split the model's run trained on.
+        allow_seen_tracks=getattr(args, "allow_seen_tracks", False),
     )
     print(report.summary())
     if report.files:

@@ -242,3 +242,125 @@ def split_dataset(
         by_split[split].append(dataclasses.replace(t, split=split))
     names = list(_normalise_fractions(fractions))
     return {s: dataset.with_tracks(by_split[s]) for s in names if by_split[s]}
+
+
+# -- a validation split carved out of train -------------------------------------------
+def carve_validation(
+    dataset: TrackDataset,
+    fraction: float,
+    *,
+    seed: int = 0,
+    stratify: bool = True,
+    name: str = "valid",
+) -> tuple[TrackDataset, TrackDataset, str]:
+    """Split ``dataset`` (a training split) into ``(train, valid, how)``.
+
+    Seeded, stratified by label and grouped like :func:`split_dataset` (each
+    track's ``group``, e.g. a manifest's ``group_column``, stays whole). Small
+    strata can round every unit to ``train``; then the stratification is dropped
+    and, as a last resort, one seeded random unit goes to the validation split, so
+    any dataset of two or more units gets a non-empty validation split.
+
+    Parameters
+    ----------
+    dataset : TrackDataset
+        The tracks to carve from.
+    fraction : float
+        Share of the tracks (in (0, 1)) that goes to the validation split.
+    seed : int
+        Same seed, same tracks -> same carve.
+    stratify : bool
+        Keep label proportions (False for multi-label data).
+    name : str
+        Split name given to the carved tracks.
+
+    Returns
+    -------
+    train, valid : TrackDataset
+        The two parts (``Track.split`` set to ``"train"`` / ``name``).
+    how : str
+        A short description for the run summary, e.g.
+        ``"stratified by label, grouped by track"``.
+
+    Raises
+    ------
+    DataError
+        Fewer than two units (tracks or groups) to share out.
+
+    Examples
+    --------
+    >>> train, valid, how = carve_validation(parts["train"], 0.1, seed=0)  # doctest: +SKIP
+    """
+    if not 0.0 < float(fraction) < 1.0:
+        raise ParameterError(f"fraction={fraction!r} must be in (0, 1)")
+    tracks = list(dataset.tracks)
+    grouped = any(t.group is not None for t in tracks)
+    units = {t.group if t.group is not None else f"t:{t.track_id}" for t in tracks}
+    if len(units) < 2:
+        raise DataError(
+            f"cannot carve a validation split out of {len(tracks)} training track(s) in "
+            f"{len(units)} {'group' if grouped else 'track'}(s): add tracks or 'valid' rows"
+        )
+    fracs = {"train": 1.0 - float(fraction), name: float(fraction)}
+    how = ("stratified by label" if stratify else "not stratified") + (
+        ", groups kept whole" if grouped else ""
+    )
+    assignment = assign_splits(tracks, fracs, seed=seed, stratify=stratify)
+    if name not in assignment.values() and stratify:
+        assignment = assign_splits(tracks, fracs, seed=seed, stratify=False)
+        how = "not stratified (classes too small)" + (", groups kept whole" if grouped else "")
+    if name not in assignment.values():
+        keys = sorted(units)
+        chosen = keys[int(np.random.default_rng(seed).integers(len(keys)))]
+        for t in tracks:
+            if (t.group if t.group is not None else f"t:{t.track_id}") == chosen:
+                assignment[t.track_id] = name
+        how += ", one unit at least"
+    by_split: dict[str, list[Track]] = defaultdict(list)
+    for t in tracks:
+        split = assignment[t.track_id]
+        by_split[split].append(dataclasses.replace(t, split=split))
+    return dataset.with_tracks(by_split["train"]), dataset.with_tracks(by_split[name]), how
+
+
+# -- which tracks a run saw -----------------------------------------------------------
+#: Hex characters of a track's content digest recorded in run folders and model files
+#: (the first 64 bits of :func:`torchmusic.data.discover.content_hash`).
+DIGEST_CHARS = 16
+
+
+def track_digest(
+    path: str | os.PathLike[str], *, hash_file: Callable[[Path], str] | None = None
+) -> str:
+    """Short content digest of an audio file: the same bytes give the same digest anywhere.
+
+    ``hash_file`` (e.g. ``FeatureCache.hash_file``, which remembers hashes by file
+    stat) replaces :func:`~torchmusic.data.discover.content_hash`.
+    """
+    from torchmusic.data.discover import content_hash
+
+    return (hash_file or content_hash)(Path(path))[:DIGEST_CHARS]
+
+
+def seen_digests(
+    record: Mapping[str, object], splits: Sequence[str] = ("train", "valid")
+) -> set[str] | None:
+    """Digests of the tracks a run trained / validated on, from a record written by
+    :func:`torchmusic.training.classify` (``spec.extra["seen_tracks"]`` or a run
+    folder's ``data.json``); None when the record does not have them."""
+    seen = record.get("seen_tracks") if "seen_tracks" in record else None
+    if isinstance(seen, Mapping) and isinstance(seen.get("digests"), list):
+        return {str(d)[:DIGEST_CHARS] for d in seen["digests"]}
+    per_split = record.get("splits")
+    if isinstance(per_split, Mapping):
+        found: set[str] = set()
+        known = False
+        for name in splits:
+            rows = per_split.get(name)
+            if isinstance(rows, list):
+                for row in rows:
+                    if isinstance(row, Mapping) and row.get("digest"):
+                        found.add(str(row["digest"])[:DIGEST_CHARS])
+                        known = True
+        return found if known else None
+    return None

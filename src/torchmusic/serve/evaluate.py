@@ -121,6 +121,12 @@ class EvalReport:
             [label, *(_fmt(scores[c]) for c in cols)]
             for label, scores in self.track["per_class"].items()
         ]
+        leak = d.get("leakage") or {}
+        if leak.get("seen"):
+            head += (
+                f"\nnote: {leak['seen']} of these tracks trained or validated the model "
+                f"(record: {leak['source']}); the figures are not held-out figures"
+            )
         parts = [
             head,
             "",
@@ -238,6 +244,80 @@ def _check_features(spec: Any, requested: FeatureConfig | dict | None, *, name: 
         raise DataError(f"model {name}: {exc}") from None
 
 
+#: Split names whose tracks a training run sees: evaluating them is not a held-out claim.
+SEEN_SPLITS = ("train", "valid", "val", "validation", "dev")
+
+
+def _seen_record(spec: Any, source: Path | None) -> tuple[set[str] | None, str | None]:
+    """The training run's train + valid digests, and where they were found."""
+    from torchmusic.data.splits import seen_digests
+
+    found = seen_digests(spec.extra if isinstance(spec.extra, Mapping) else {})
+    if found is not None:
+        return found, "model file"
+    if source is not None:
+        data_json = Path(source).parent / "data.json"
+        if data_json.is_file():
+            try:
+                record = json.loads(data_json.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None, None
+            if isinstance(record, Mapping):
+                found = seen_digests(record)
+                if found is not None:
+                    return found, str(data_json)
+    return None, None
+
+
+def check_leakage(
+    tracks: list[Track],
+    spec: Any,
+    source: str | os.PathLike[str] | None,
+    *,
+    split: str | None,
+    allow: bool = False,
+    name: str = "the model",
+) -> dict[str, Any]:
+    """Which of ``tracks`` the model's training run trained or validated on.
+
+    Returns ``{"checked", "source", "held_out", "seen", "examples"}``. Raises
+    :class:`DataError` when ``split`` is a held-out split (not ``train`` /
+    ``valid``), some of its tracks were seen and ``allow`` is False. Nothing is
+    hashed when the model records no tracks (``checked`` False).
+    """
+    from torchmusic.data.splits import track_digest
+
+    held_out = split is not None and split.lower() not in SEEN_SPLITS
+    digests, where = _seen_record(spec, Path(source) if source is not None else None)
+    info: dict[str, Any] = {
+        "checked": digests is not None,
+        "source": where,
+        "held_out": held_out,
+        "seen": 0,
+        "examples": [],
+    }
+    if digests is None:
+        return info
+    seen: list[str] = []
+    for t in tracks:
+        try:
+            if track_digest(t.path) in digests:
+                seen.append(t.track_id)
+        except (OSError, TorchMusicError):
+            continue  # unreadable: skipped and listed by the evaluation itself
+    info["seen"] = len(seen)
+    info["examples"] = seen[:10]
+    if seen and held_out and not allow:
+        raise DataError(
+            f"model {name} was trained or validated on {len(seen)} of the {len(tracks)} "
+            f"tracks of split {split!r} (e.g. {seen[:5]}; record: {where}), so its figures "
+            "would not be held-out figures. Retrain on a split that keeps them out (train "
+            "classify now uses the manifest's split column by default), evaluate another "
+            "split, or pass --allow-seen-tracks (allow_seen_tracks=True) to score it anyway"
+        )
+    return info
+
+
 # -- evaluation ---------------------------------------------------------------------------
 def evaluate_model(
     model_file: str | os.PathLike[str] | Predictor,
@@ -252,6 +332,7 @@ def evaluate_model(
     features: FeatureConfig | dict[str, Any] | None = None,
     device: str | torch.device = "cpu",
     batch_size: int = 64,
+    allow_seen_tracks: bool = False,
 ) -> EvalReport:
     """Score a classifier on labelled audio, per clip and per track.
 
@@ -285,6 +366,11 @@ def evaluate_model(
         Where the model runs.
     batch_size : int
         Windows per forward pass.
+    allow_seen_tracks : bool
+        Score a held-out split (``test``, or any split but ``train`` / ``valid``)
+        even when the model's training run trained or validated on some of its
+        tracks (research use; the report still counts them). By default that is
+        refused: see Notes.
 
     Returns
     -------
@@ -297,8 +383,22 @@ def evaluate_model(
         from ``data.features`` of a dataset); data labels the model does not
         know (both label sets named); several labels on a track for a
         single-label model; an empty split; no readable track at all.
+        A model whose training run saw tracks of the held-out split evaluated
+        (unless ``allow_seen_tracks``).
     ParameterError
         Several split lists but no ``split``; ``label_column`` with a folder.
+
+    Notes
+    -----
+    **Leakage check.** A model file written by ``torchmusic train classify``
+    records the content digests of its training and validation tracks
+    (``spec.extra["seen_tracks"]``; older files: the run folder's ``data.json``
+    beside the model file). When ``split`` names a held-out split, every track
+    evaluated is hashed and compared: any match is a :class:`DataError` naming
+    the tracks, since the figures would not be held-out figures. The same audio
+    file under another path or name still matches. ``report.data["leakage"]``
+    says what was checked (``checked``, ``source``, ``seen``, ``examples``); a
+    model with no record (shipped models, files of other tools) is not checked.
 
     Examples
     --------
@@ -327,6 +427,9 @@ def evaluate_model(
         raise DataError(f"no tracks to evaluate in {data!s}")
     labels = list(spec.labels)
     _check_labels(tracks, labels, multi_label=spec.multi_label, name=name)
+    leakage = check_leakage(
+        tracks, spec, predictor.source, split=split, allow=allow_seen_tracks, name=name
+    )
 
     index = {lab: i for i, lab in enumerate(labels)}
     clip_probs: list[np.ndarray] = []
@@ -406,6 +509,7 @@ def evaluate_model(
             "n_clips": int(clip_p.shape[0]),
             "n_skipped": len(skipped),
             "label_counts": {lab: counts[lab] for lab in labels if counts[lab]},
+            "leakage": leakage,
         },
         clip=clip_m,
         track=track_m,

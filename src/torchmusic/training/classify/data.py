@@ -1,8 +1,9 @@
 """Datasets and splits of a training run, built from a :class:`TrainConfig` (no Lightning).
 
 :func:`load_tracks` reads the folder or manifest, :func:`split_tracks` assigns
-train / valid / test (split lists, a split column, or a seeded group-aware random
-split), :func:`check_files` computes every file's features into the cache and
+train / valid / test (split lists, a manifest's split column, or a seeded
+group-aware random split; a validation split is carved out of ``train`` when the
+source has none) and says which, :func:`check_files` computes every file's features into the cache and
 reports the files that cannot be decoded, and :func:`drop_files` removes them.
 The Lightning data module and the MFCC baseline both build on these.
 """
@@ -30,12 +31,32 @@ from torchmusic.data import (
     extract_features,
     split_dataset,
 )
-from torchmusic.errors import DataError, ParameterError
+from torchmusic.data.splits import carve_validation
+from torchmusic.errors import DataError, ParameterError, TorchMusicError
 from torchmusic.features.config import FeatureConfig
 from torchmusic.training.classify.settings import TrainConfig
 
 TRAIN, VALID, TEST = "train", "valid", "test"
 _VALID_ALIASES = ("valid", "val", "validation", "dev")
+#: The manifest column read for splits when ``split_column`` is null ("auto").
+DEFAULT_SPLIT_COLUMN = "split"
+#: ``split_column`` values that turn the manifest's split column off (random split).
+SPLIT_COLUMN_OFF = ("", "none")
+
+
+def split_column_of(cfg: TrainConfig) -> tuple[str | None, bool]:
+    """``(column to read, explicit)`` of ``cfg.split_column``.
+
+    ``None`` (the default) means "auto": the manifest's ``split`` column when it has
+    one, else a random split; ``"none"`` (or ``""``) turns the column off; any other
+    value names a column that every row must fill.
+    """
+    value = cfg.split_column
+    if value is None:
+        return DEFAULT_SPLIT_COLUMN, False
+    if str(value).strip().lower() in SPLIT_COLUMN_OFF:
+        return None, True
+    return str(value), True
 
 
 def resolve_cache_dir(cfg: TrainConfig) -> Path:
@@ -78,6 +99,8 @@ def load_tracks(cfg: TrainConfig, *, features: FeatureConfig | None = None) -> T
     ds: TrackDataset
     if path.is_dir():
         for name in ("group_column", "split_column", "label_column"):
+            if name == "split_column" and split_column_of(cfg)[0] is None:
+                continue  # split_column: none asks for what a folder does anyway
             if getattr(cfg, name) is not None:
                 raise ParameterError(
                     f"{name}={getattr(cfg, name)!r} needs a manifest; {str(path)!r} is a "
@@ -89,20 +112,26 @@ def load_tracks(cfg: TrainConfig, *, features: FeatureConfig | None = None) -> T
             )
         ds = ClassFolderDataset(path, features=features, cache_dir=cache_dir)
     else:
+        column, explicit = split_column_of(cfg)
         ds = ManifestDataset(
             path,
             label_column=cfg.label_column or "label",
-            split_column=cfg.split_column or "split",
+            # None: no split column is read (split_column: none); _cell gives None.
+            split_column=column,  # type: ignore[arg-type]
             group_column=cfg.group_column,
             multi_label=cfg.multi_label,
             features=features,
             cache_dir=cache_dir,
         )
-        if cfg.split_column is not None and any(t.split is None for t in ds.tracks):
-            bad = [t.track_id for t in ds.tracks if t.split is None][:5]
+        missing = [t.track_id for t in ds.tracks if t.split is None]
+        # A named column must fill every row; the automatic one may be absent or
+        # wholly empty (then the split is random), but not half filled.
+        if column is not None and missing and (explicit or len(missing) < len(ds.tracks)):
             raise DataError(
-                f"manifest {str(path)!r}: split_column={cfg.split_column!r} is empty or missing "
-                f"for tracks {bad}; every row needs a split"
+                f"manifest {str(path)!r}: split column {column!r} is empty or missing for "
+                f"{len(missing)} of {len(ds.tracks)} tracks (e.g. {missing[:5]}); every row "
+                "needs a split (train/valid/test), or set split_column: none "
+                "(--split_column none) to split at random"
             )
     if len(ds.classes) < 2:
         raise DataError(
@@ -112,12 +141,68 @@ def load_tracks(cfg: TrainConfig, *, features: FeatureConfig | None = None) -> T
     return ds
 
 
-def split_tracks(ds: TrackDataset, cfg: TrainConfig) -> dict[str, TrackDataset]:
-    """``{"train": ..., "valid": ..., ["test": ...]}`` by the config's split rule.
+@dataclasses.dataclass
+class SplitPlan:
+    """The splits of a run and where they came from.
 
-    Priority: ``split_lists``, then ``split_column``, then a random split with
-    ``split_fractions`` (seeded by ``seed``, stratified, groups of
-    ``group_column`` kept whole). All parts share the full dataset's classes.
+    Attributes
+    ----------
+    parts : dict of str to TrackDataset
+        ``"train"``, ``"valid"`` and, when there is one, ``"test"`` (and any other
+        split a list or column names).
+    source : str
+        ``"split lists"``, ``"column <NAME>"`` or ``"random"``.
+    description : str
+        One line for the run summary, e.g. ``"manifest column 'split'"`` or
+        ``"random seeded fractions {...} (seed 0, stratified by label)"``.
+    carved : dict or None
+        When the validation split was carved out of ``train``: ``fraction``,
+        ``seed``, ``tracks`` and ``how``.
+    """
+
+    parts: dict[str, TrackDataset]
+    source: str
+    description: str
+    carved: dict[str, Any] | None = None
+
+    def summary(self) -> str:
+        """``"splits: <description>"`` plus the carve, for the run summary."""
+        line = f"splits: {self.description}"
+        if self.carved:
+            c = self.carved
+            line += (
+                f"; no 'valid' split, so {c['tracks']} of {c['tracks'] + c['train_tracks']} "
+                f"'train' tracks were carved out as validation (fraction {c['fraction']:.3g}, "
+                f"seed {c['seed']}, {c['how']})"
+            )
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        """``source``, ``description`` and ``carved`` (for ``data.json``)."""
+        return {"source": self.source, "description": self.description, "carved": self.carved}
+
+
+def _valid_share(cfg: TrainConfig) -> float:
+    """The validation share of train + valid in ``split_fractions`` (default 1/9)."""
+    fr = cfg.split_fractions
+    valid = next((fr[k] for k in _VALID_ALIASES if k in fr), None)
+    train = fr.get(TRAIN)
+    if valid is None or train is None:
+        return 0.1 / 0.9
+    return float(valid) / (float(train) + float(valid))
+
+
+def plan_splits(ds: TrackDataset, cfg: TrainConfig) -> SplitPlan:
+    """The run's splits by the config's split rule, and a description of the rule.
+
+    Priority: ``split_lists``; then the manifest's split column (``split_column``,
+    or the ``split`` column when ``split_column`` is null and the manifest has one;
+    ``split_column: none`` turns it off); then a random split with
+    ``split_fractions`` (seeded by ``seed``, stratified, groups of ``group_column``
+    kept whole). A source that gives ``train`` and ``test`` but no validation split
+    gets one carved out of ``train`` (seeded, stratified, groups kept whole; the
+    valid share of ``split_fractions`` relative to train + valid). All parts share
+    the full dataset's classes.
 
     Raises
     ------
@@ -126,34 +211,125 @@ def split_tracks(ds: TrackDataset, cfg: TrainConfig) -> dict[str, TrackDataset]:
 
     Examples
     --------
-    >>> parts = split_tracks(load_tracks(cfg), cfg)  # doctest: +SKIP
-    >>> sorted(parts)  # doctest: +SKIP
-    ['test', 'train', 'valid']
+    >>> plan = plan_splits(load_tracks(cfg), cfg)  # doctest: +SKIP
+    >>> plan.summary()  # doctest: +SKIP
+    "splits: manifest column 'split'"
     """
+    column, _ = split_column_of(cfg)
+    stratify = not ds.multi_label
+    grouped = f", grouped by {cfg.group_column!r}" if cfg.group_column else ""
     if cfg.split_lists:
         ds, _ = apply_split_lists(ds, cfg.split_lists, allow_missing=cfg.split_lists_allow_missing)
         parts = {name: ds.split(name) for name in ds.splits}
-        how = f"split lists {sorted(cfg.split_lists)}"
-    elif cfg.split_column:
+        source, how = "split lists", f"split lists {sorted(cfg.split_lists)}"
+    elif column is not None and any(t.split is not None for t in ds.tracks):
         parts = {name: ds.split(name) for name in ds.splits}
-        how = f"manifest column {cfg.split_column!r}"
+        source, how = f"column {column}", f"manifest column {column!r}"
     else:
-        parts = split_dataset(ds, cfg.split_fractions, seed=cfg.seed, stratify=not ds.multi_label)
-        how = f"random split {cfg.split_fractions} (seed {cfg.seed})"
+        parts = split_dataset(ds, cfg.split_fractions, seed=cfg.seed, stratify=stratify)
+        source = "random"
+        how = (
+            f"random seeded fractions {dict(cfg.split_fractions)} (seed {cfg.seed}, "
+            f"{'stratified by label' if stratify else 'not stratified'}{grouped})"
+        )
+        if getattr(ds, "manifest", None) is not None:
+            how += (
+                "; split_column: none"
+                if column is None
+                else f"; the manifest has no {column!r} column"
+            )
     out: dict[str, TrackDataset] = {}
     for name, part in parts.items():
         key = VALID if name in _VALID_ALIASES else name
         if key in out:
             raise DataError(f"{how}: two validation splits ({sorted(parts)}); keep one")
         out[key] = part
+    carved = None
+    has = {k for k, v in out.items() if len(v)}
+    if TRAIN in has and TEST in has and VALID not in has:
+        fraction = _valid_share(cfg)
+        train, valid, carve_how = carve_validation(
+            out[TRAIN], fraction, seed=cfg.seed, stratify=stratify
+        )
+        out[TRAIN], out[VALID] = train, valid
+        carved = {
+            "from": TRAIN,
+            "fraction": round(fraction, 6),
+            "seed": cfg.seed,
+            "tracks": len(valid),
+            "train_tracks": len(train),
+            "how": carve_how + grouped,
+        }
     for needed in (TRAIN, VALID):
         if needed not in out or len(out[needed]) == 0:
             raise DataError(
                 f"{how} gives no {needed!r} tracks (splits: {sorted(parts)} with "
                 f"{[len(p) for p in parts.values()]} tracks); training needs 'train' and "
-                "'valid' splits: add tracks or change the split settings"
+                "'valid' splits (a 'valid' split is carved out of 'train' when there is a "
+                "'test' split): add tracks or change the split settings"
             )
+    return SplitPlan(out, source, how, carved)
+
+
+def split_tracks(ds: TrackDataset, cfg: TrainConfig) -> dict[str, TrackDataset]:
+    """``{"train": ..., "valid": ..., ["test": ...]}``: the parts of :func:`plan_splits`.
+
+    Examples
+    --------
+    >>> parts = split_tracks(load_tracks(cfg), cfg)  # doctest: +SKIP
+    >>> sorted(parts)  # doctest: +SKIP
+    ['test', 'train', 'valid']
+    """
+    return plan_splits(ds, cfg).parts
+
+
+def track_records(
+    parts: dict[str, TrackDataset], *, digests: bool = True
+) -> dict[str, list[dict[str, str]]]:
+    """Per split, ``{"track_id", "path", "digest"}`` of every track (for ``data.json``).
+
+    The digest (:func:`torchmusic.data.splits.track_digest`, a content hash: the
+    same audio file anywhere has the same one) comes from the feature cache's stat
+    index when the dataset has a cache, so it costs a lookup per file after the
+    features were computed. A file that cannot be read gets no digest.
+    """
+    from torchmusic.data.splits import track_digest
+
+    out: dict[str, list[dict[str, str]]] = {}
+    for name, part in parts.items():
+        hash_file = part.cache.hash_file if part.cache is not None else None
+        rows = []
+        for t in part.tracks:
+            row = {"track_id": t.track_id, "path": str(t.path)}
+            if digests:
+                try:
+                    row["digest"] = track_digest(t.path, hash_file=hash_file)
+                except (OSError, TorchMusicError):
+                    pass
+            rows.append(row)
+        out[name] = rows
     return out
+
+
+def seen_tracks(records: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
+    """What a model file records of its training run's tracks (``spec.extra["seen_tracks"]``):
+    the sorted content digests of the ``train`` and ``valid`` tracks, so that
+    ``torchmusic evaluate`` can refuse to score it on any of them as held-out data."""
+    from torchmusic.data.splits import DIGEST_CHARS
+
+    digests = sorted(
+        {
+            row["digest"]
+            for name in (TRAIN, VALID)
+            for row in records.get(name, [])
+            if "digest" in row
+        }
+    )
+    return {
+        "splits": [TRAIN, VALID],
+        "digest": f"blake2b-128 of the file bytes, first {DIGEST_CHARS} hex",
+        "digests": digests,
+    }
 
 
 def check_files(
@@ -264,12 +440,13 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> tuple[torch.Tensor, torch.
 
 @dataclasses.dataclass
 class PreparedData:
-    """What :func:`prepare_splits` found: the parts and the files left out."""
+    """What :func:`prepare_splits` found: the parts, the files left out, the split rule."""
 
     parts: dict[str, TrackDataset]
     failed: list[FailedFile]
     classes: list[str]
     multi_label: bool
+    plan: SplitPlan | None = None
 
 
 def prepare_splits(
@@ -290,7 +467,8 @@ def prepare_splits(
     (443, 0)
     """
     ds = load_tracks(cfg)
-    parts = split_tracks(ds, cfg)
+    plan = plan_splits(ds, cfg)
+    parts = plan.parts
     report = check_files(ds, workers=workers, progress=progress)
     if report.failed:
         parts = {name: drop_files(part, report.failed) for name, part in parts.items()}
@@ -300,7 +478,7 @@ def prepare_splits(
                     f"every file of the {needed!r} split failed to decode:\n{report.summary()}"
                 )
         parts = {name: part for name, part in parts.items() if len(part)}
-    return PreparedData(parts, list(report.failed), ds.classes, ds.multi_label)
+    return PreparedData(parts, list(report.failed), ds.classes, ds.multi_label, plan)
 
 
 def default_workers(cfg: TrainConfig, *, on_gpu: bool) -> int:

@@ -20,6 +20,7 @@ from torchmusic.training.classify.data import (
     TRAIN,
     VALID,
     RepeatedClips,
+    SplitPlan,
     collate_clips,
     default_workers,
     prepare_splits,
@@ -49,6 +50,9 @@ class ClassificationData(pl.LightningDataModule):
         The splits after :meth:`setup` (undecodable files removed).
     failed : list of FailedFile
         Files left out, with the reason.
+    plan : SplitPlan or None
+        Where the splits came from (split lists, a manifest column, a random split;
+        a carved validation split), after :meth:`setup`.
 
     Examples
     --------
@@ -78,6 +82,7 @@ class ClassificationData(pl.LightningDataModule):
         self.failed: list[FailedFile] = []
         self.classes: list[str] = []
         self.multi_label = False
+        self.plan: SplitPlan | None = None
         self._prepared = False
 
     def prepare_data(self) -> None:
@@ -91,7 +96,8 @@ class ClassificationData(pl.LightningDataModule):
             self.cfg, workers=self.cfg.extract_workers, progress=self.progress
         )
         if self.progress:
-            print("\n" + split_table(prepared.parts), file=sys.stderr)
+            head = prepared.plan.summary() + "\n" if prepared.plan is not None else ""
+            print("\n" + head + split_table(prepared.parts), file=sys.stderr)
         if prepared.failed and self.report:
             print(_failure_summary(prepared.failed), file=sys.stderr)
 
@@ -106,6 +112,7 @@ class ClassificationData(pl.LightningDataModule):
         self.failed = prepared.failed
         self.classes = prepared.classes
         self.multi_label = prepared.multi_label
+        self.plan = prepared.plan
 
     # -- datasets ----------------------------------------------------------------------
     def train_dataset(self) -> RepeatedClips:

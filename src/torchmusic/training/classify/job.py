@@ -4,7 +4,8 @@ A run folder holds everything of one run::
 
     run_dir/
       config.yaml                 the full configuration (checked on --resume)
-      data.json                   classes, tracks per split, skipped files
+      data.json                   classes, split source, the tracks of each split
+                                  (track id, path, content digest), skipped files
       checkpoints/last.ckpt       refreshed every epoch (and every N steps if asked)
       checkpoints/best-*.ckpt     best epoch by the validation metric
       csv/version_K/metrics.csv   one CSV per attempt (a resume starts a new one)
@@ -37,9 +38,12 @@ from torchmusic.errors import ParameterError
 from torchmusic.training.classify.data import (
     TRAIN,
     VALID,
+    SplitPlan,
     load_tracks,
+    plan_splits,
+    seen_tracks,
     split_table,
-    split_tracks,
+    track_records,
 )
 from torchmusic.training.classify.datamodule import ClassificationData
 from torchmusic.training.classify.module import ClassifierModule, monitor_metric, monitor_mode
@@ -160,12 +164,13 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     rate = median_throughput(trainer)
     if rate is not None:
         metrics["train_clips_per_s"] = round(rate, 2)
+    records = track_records(data.parts)
     finish_run(
         trainer,
         run,
         metrics,
-        export=lambda m: _export(cfg, module, data, run.model_file, m),
-        files={"data.json": _data_summary(data)},
+        export=lambda m: _export(cfg, module, data, run.model_file, m, records=records),
+        files={"data.json": _data_summary(data, records)},
     )
     skipped = [(str(f.path), f.error) for f in data.failed]
     return TrainResult(
@@ -205,6 +210,8 @@ def _export(
     data: ClassificationData,
     path: Path,
     metrics: dict[str, Any],
+    *,
+    records: dict[str, list[dict[str, str]]],
 ) -> Path:
     from torchmusic.models import ClassifierSpec, architecture_of, save_classifier
 
@@ -220,17 +227,42 @@ def _export(
         extra={
             "train_config": cfg.to_dict(),
             "tracks": {name: len(part) for name, part in data.parts.items()},
+            "split": data.plan.to_dict() if data.plan is not None else None,
+            # What `torchmusic evaluate` checks: no held-out figures on these tracks.
+            "seen_tracks": seen_tracks(records),
         },
     )
     return save_classifier(path, model, spec)
 
 
-def _data_summary(data: ClassificationData) -> dict[str, Any]:
+def _data_summary(
+    data: ClassificationData, records: dict[str, list[dict[str, str]]]
+) -> dict[str, Any]:
+    return _summary(data.classes, data.multi_label, data.parts, data.plan, records, data.failed)
+
+
+def _summary(
+    classes: list[str],
+    multi_label: bool,
+    parts: dict[str, Any],
+    plan: SplitPlan | None,
+    records: dict[str, list[dict[str, str]]],
+    failed: list[Any],
+) -> dict[str, Any]:
+    """``data.json``: classes, the split rule, tracks per split and which ones, skipped files."""
     return {
-        "classes": data.classes,
-        "multi_label": data.multi_label,
-        "tracks": {name: len(part) for name, part in data.parts.items()},
-        "skipped": [{"path": str(f.path), "error": f.error} for f in data.failed],
+        "classes": list(classes),
+        "multi_label": bool(multi_label),
+        "split": plan.to_dict() if plan is not None else None,
+        "tracks": {name: len(part) for name, part in parts.items()},
+        "splits": records,
+        "skipped": [
+            {
+                "path": str(f["path"] if isinstance(f, dict) else f.path),
+                "error": f["error"] if isinstance(f, dict) else f.error,
+            }
+            for f in failed
+        ],
     }
 
 
@@ -241,12 +273,14 @@ def _train_baseline(cfg: TrainConfig, run: RunFolder) -> TrainResult:
     only the tracks and the split come from here (see
     :mod:`torchmusic.training.classify.baseline`).
     """
-    from torchmusic.models import read_spec
+    from torchmusic.models import load_classifier, save_classifier
     from torchmusic.training.classify.baseline import fit_baseline
 
-    parts = split_tracks(load_tracks(cfg), cfg)
+    ds = load_tracks(cfg)
+    plan = plan_splits(ds, cfg)
+    parts = plan.parts
     if run.progress:
-        print("\n" + split_table(parts), file=sys.stderr)
+        print("\n" + plan.summary() + "\n" + split_table(parts), file=sys.stderr)
     model_file = fit_baseline(
         parts[TRAIN],
         parts[VALID],
@@ -259,8 +293,18 @@ def _train_baseline(cfg: TrainConfig, run: RunFolder) -> TrainResult:
         label_column=cfg.label_column,
         progress=run.progress,
     )
-    spec = read_spec(model_file)
+    # The model file and data.json record which tracks trained and validated the
+    # model, as for the networks (see _export).
+    records = track_records(parts)
+    net, spec = load_classifier(model_file)
+    spec.extra.update(split=plan.to_dict(), seen_tracks=seen_tracks(records))
+    save_classifier(model_file, net, spec)
     metrics = dict(spec.metrics)
     write_json(run.path / "metrics.json", metrics)
-    skipped = [(s["path"], s["error"]) for s in spec.extra.get("skipped_files", [])]
+    skipped_files = spec.extra.get("skipped_files", [])
+    write_json(
+        run.path / "data.json",
+        _summary(ds.classes, ds.multi_label, parts, plan, records, skipped_files),
+    )
+    skipped = [(s["path"], s["error"]) for s in skipped_files]
     return TrainResult(model_file=model_file, run_dir=run.path, metrics=metrics, skipped=skipped)
