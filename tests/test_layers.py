@@ -298,7 +298,7 @@ def test_audio_commands_import_only_what_they_use(tmp_path, tiny_wav):
     predict, embed, info, similar = _run(
         tmp_path,
         ["predict", "--model", "drums", str(tiny_wav), "--no-progress"],
-        ["embed", str(tiny_wav), "--model", "mfcc", "--out", "cat", "--no-progress"],
+        ["embed", str(tiny_wav), "--model", "mfcc", "--catalog", "cat", "--no-progress"],
         ["catalog", "info", "--catalog", "cat"],
         ["similar", str(tiny_wav), "--catalog", "cat", "-k", "1"],
     )

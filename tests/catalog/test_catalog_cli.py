@@ -19,7 +19,7 @@ def test_cli_round_trip(tmp_path, audio_dir, capsys):
     shutil.copytree(audio_dir, folder)
     (folder / "bad.wav").write_bytes(b"RIFF not really")
     cat = str(tmp_path / "cat")
-    assert main(["embed", str(folder), "--model", "mfcc", "-o", cat, "--no-progress"]) == 1
+    assert main(["embed", str(folder), "--model", "mfcc", "-c", cat, "--no-progress"]) == 1
     out, err = capsys.readouterr()
     assert "8 track(s) added" in out and "bad.wav" in err
     # Adding again: nothing new, the bad file still reported, tolerated on request.

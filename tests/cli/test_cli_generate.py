@@ -199,7 +199,7 @@ def test_a_generator_file_is_refused_by_the_audio_commands(tmp_path, lm_file, ca
     wav = tmp_path / "a.wav"
     sf.write(wav, np.zeros(22050, np.float32), 22050)
     for args in (["predict", "--model", str(lm_file), str(wav)],
-                 ["embed", str(wav), "--model", str(lm_file), "-o", str(tmp_path / "cat"),
+                 ["embed", str(wav), "--model", str(lm_file), "-c", str(tmp_path / "cat"),
                   "--no-progress"]):  # fmt: skip
         rc = main(args)
         err = capsys.readouterr().err

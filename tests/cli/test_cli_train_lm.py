@@ -56,7 +56,7 @@ def test_train_lm_writes_a_model_and_reports_bad_midi(tmp_path, folk_tiny, capsy
     bad = data / next(r for r in rows if r["split"] == "train")["path"]
     bad.write_bytes(b"")  # an empty file is not MIDI
     run = tmp_path / "run"
-    rc = main(["train", "lm", "--data", str(data), "--model", "lstm", *_common(run), *TINY_LSTM])
+    rc = main(["train", "lm", "--data", str(data), "--arch", "lstm", *_common(run), *TINY_LSTM])
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert "skipped 1 unusable MIDI file(s)" in err and bad.name in err
@@ -85,7 +85,7 @@ def test_train_lm_uses_the_recipe_and_overrides(tmp_path, folk_tiny, capsys):
 
 def test_train_lm_bad_settings_are_clear_errors(tmp_path, folk_tiny, capsys):
     rc = main(
-        ["train", "lm", "--data", str(folk_tiny), "--model", "gpt9", "--out", str(tmp_path / "r")]
+        ["train", "lm", "--data", str(folk_tiny), "--arch", "gpt9", "--out", str(tmp_path / "r")]
     )
     assert rc == 1
     assert "model='gpt9' is not a token model" in capsys.readouterr().err

@@ -90,7 +90,7 @@ def test_split_is_seeded_and_disjoint():
 def test_cli_train_embed(tmp_path, tone_dir, capsys):
     rc = main(
         [
-            "train", "embed", "--data", str(tone_dir), "--model", "autoencoder",
+            "train", "embed", "--data", str(tone_dir), "--arch", "autoencoder",
             "--out", str(tmp_path / "run"), "--accelerator", "cpu", "--devices", "1",
             "--no-progress", "--max_epochs", "1", "--clip_seconds", "1.0",
             "--cache_dir", str(tmp_path / "cache"), "--feature.n_mels", "16",

@@ -23,7 +23,7 @@ def test_cli_trains_the_demo_recipe_end_to_end(
         [
             "train", "classify",
             "--data", str(demo_manifest.parent),  # the corpus folder: read via its manifest
-            "--model", "shortchunk",
+            "--arch", "shortchunk",
             "--config", str(REPO / "configs" / "demo.yaml"),
             "--max_epochs", "1",
             "--out", str(run),
@@ -56,7 +56,7 @@ def test_cli_reports_skipped_corrupt_files(
         [
             "train", "classify",
             "--data", str(root),
-            "--model", "crnn",
+            "--arch", "crnn",
             "--out", str(tmp_path / "run"),
             "--no-progress",
             *tiny_cli_args("crnn"),
@@ -80,7 +80,7 @@ def test_cli_reports_skipped_corrupt_files(
     [
         (["--max_epoch", "1"], "unknown setting 'max_epoch'; did you mean 'max_epochs'"),
         (["--batch_size", "zero"], "batch_size='zero' has the wrong type"),
-        (["--model", "vgg"], "model='vgg' is not an architecture"),
+        (["--arch", "vgg"], "model='vgg' is not an architecture"),
     ],
 )
 def test_cli_bad_settings_exit_1_with_a_message(tmp_path, capsys, speech_music, extra, message):
@@ -128,7 +128,7 @@ def test_gtzan_recipe_on_a_gtzan_shaped_folder(
             "train", "classify",
             "--config", str(REPO / "configs" / "gtzan.yaml"),
             "--data", str(genres),
-            "--model", "simple_cnn",
+            "--arch", "simple_cnn",
             "--out", str(run),
             "--no-progress",
             *tiny_cli_args("simple_cnn"),
@@ -154,7 +154,7 @@ def test_cli_trains_the_mfcc_baseline_through_the_same_command(
         [
             "train", "classify",
             "--data", str(speech_music),
-            "--model", "mfcc-svm",
+            "--arch", "mfcc-svm",
             "--out", str(run),
             "--no-progress",
             "--clip_seconds", "1.0",

@@ -17,7 +17,7 @@ def test_two_process_ddp_on_cpu(tmp_path, demo_manifest, feature_cache, tiny_cli
     cmd = [
         sys.executable, "-m", "torchmusic", "train", "classify",
         "--data", str(demo_manifest),
-        "--model", "simple_cnn",
+        "--arch", "simple_cnn",
         "--out", str(run),
         "--accelerator", "cpu",
         "--devices", "2",

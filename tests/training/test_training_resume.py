@@ -64,7 +64,7 @@ def test_kill_then_resume_from_the_command_line(
         "train", "classify",
         "--data", str(demo_manifest),
         "--config", str(Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"),
-        "--model", "shortchunk",
+        "--arch", "shortchunk",
         "--out", str(run),
         "--no-progress",
         *tiny_cli_args("shortchunk"),

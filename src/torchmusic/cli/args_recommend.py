@@ -9,6 +9,16 @@ from __future__ import annotations
 
 import argparse
 
+from torchmusic.cli._flags import (
+    DEVICE_HELP,
+    add_training_devices,
+    add_training_options,
+    after_parse,
+    deprecated,
+    examples,
+    require,
+)
+
 
 def register(
     sub: argparse._SubParsersAction,
@@ -24,90 +34,181 @@ def register(
         help="embed audio files/folders into a catalog (SQLite + FAISS index)",
         description="Compute track embeddings (pooled clip embeddings) with an embedding "
         "model file, a classifier model file, or 'mfcc' (MFCC-mean baseline) and add "
-        "them to the catalog CATALOG. Bad files are skipped and listed.",
+        "them to the catalog --catalog. Bad files are skipped and listed.",
+        epilog=examples(
+            "torchmusic embed music/ --model mfcc --catalog my_catalog",
+            "torchmusic embed music/ -m runs/emb/model.safetensors -c emb_catalog --device cuda",
+        ),
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
-    p.add_argument("--model", "-m", required=True, help="embedding/classifier model file or 'mfcc'")
-    p.add_argument("--out", "-o", required=True, metavar="CATALOG", help="catalog folder")
+    p.add_argument(
+        "--model", "-m", required=True, help="embedding or classifier model file, or 'mfcc'"
+    )
+    p.add_argument("--catalog", "-c", default=None, help="catalog folder (created if new)")
+    deprecated(p, "--out", "-o", new="--catalog/-c", dest="catalog", metavar="CATALOG")
     _add_common(p)
     p.set_defaults(handler="torchmusic.cli.catalog_cmd:embed")
+    after_parse(p, require("catalog", "--catalog/-c"))
 
-    p = sub.add_parser("catalog", help="manage a track catalog (add, remove, info, reindex)")
+    p = sub.add_parser(
+        "catalog",
+        help="manage a track catalog (add, remove, info, reindex)",
+        description="Manage a track catalog: a folder with an SQLite database of tracks "
+        "and embeddings and a FAISS index (see docs/catalog.md).",
+        epilog=examples(
+            "torchmusic catalog add more_music/ --catalog my_catalog",
+            "torchmusic catalog info -c my_catalog",
+        ),
+    )
     csub = p.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
-    c = csub.add_parser("add", help="embed and add audio files/folders (same file twice: no-op)")
-    c.add_argument("paths", nargs="+", metavar="PATH")
-    c.add_argument("--catalog", "-c", required=True, help="catalog folder")
-    c.add_argument("--model", "-m", default=None, help="model (default: the catalog's own)")
+    c = csub.add_parser(
+        "add",
+        help="embed and add audio files/folders (same file twice: no-op)",
+        description="Embed audio files and folders with the catalog's model (or --model "
+        "for a new catalog) and add them; a file already in the catalog is a no-op.",
+        epilog=examples(
+            "torchmusic catalog add more_music/ --catalog my_catalog",
+            "torchmusic catalog add kick.wav snare.wav -c my_catalog",
+        ),
+    )
+    c.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
+    _add_catalog(c)
+    c.add_argument(
+        "--model", "-m", default=None, help="embedding model (default: the catalog's own)"
+    )
     _add_common(c)
     c.set_defaults(handler="torchmusic.cli.catalog_cmd:add")
-    c = csub.add_parser("remove", help="remove tracks by id or path")
-    c.add_argument("items", nargs="+", metavar="TRACK")
-    c.add_argument("--catalog", "-c", required=True)
+    c = csub.add_parser(
+        "remove",
+        help="remove tracks by id or path",
+        description="Remove tracks from a catalog, given by track id or by path.",
+        epilog=examples(
+            "torchmusic catalog remove 1 --catalog my_catalog",
+            "torchmusic catalog remove more_music/x.wav -c my_catalog",
+        ),
+    )
+    c.add_argument("items", nargs="+", metavar="TRACK", help="track ids or paths")
+    _add_catalog(c)
     c.set_defaults(handler="torchmusic.cli.catalog_cmd:remove")
-    c = csub.add_parser("info", help="tracks, model and index of a catalog")
-    c.add_argument("--catalog", "-c", required=True)
+    c = csub.add_parser(
+        "info",
+        help="tracks, model and index of a catalog",
+        description="Print a catalog's track count, generation, model and index state.",
+        epilog=examples(
+            "torchmusic catalog info --catalog my_catalog",
+            "torchmusic catalog info -c emb_catalog",
+        ),
+    )
+    _add_catalog(c)
     c.set_defaults(handler="torchmusic.cli.catalog_cmd:info")
-    c = csub.add_parser("reindex", help="rebuild the FAISS index from SQLite")
-    c.add_argument("--catalog", "-c", required=True)
+    c = csub.add_parser(
+        "reindex",
+        help="rebuild the FAISS index from SQLite",
+        description="Rebuild a catalog's FAISS index from its SQLite database (after a "
+        "crash, or when the index file was lost).",
+        epilog=examples(
+            "torchmusic catalog reindex --catalog my_catalog",
+            "torchmusic catalog reindex -c emb_catalog",
+        ),
+    )
+    _add_catalog(c)
     c.set_defaults(handler="torchmusic.cli.catalog_cmd:reindex")
 
-    p = sub.add_parser("similar", help="nearest tracks of an audio file or a catalog track id")
+    p = sub.add_parser(
+        "similar",
+        help="nearest tracks of an audio file or a catalog track id",
+        description="Find the tracks of a catalog nearest to QUERY: an audio file (embedded "
+        "with the catalog's model) or the id of a track in the catalog.",
+        epilog=examples(
+            "torchmusic similar kick.wav --catalog my_catalog -k 3",
+            "torchmusic similar 2 -c my_catalog --top-k 2 --format json",
+        ),
+    )
     p.add_argument("query", metavar="QUERY", help="audio file or track id")
-    p.add_argument("--catalog", "-c", required=True)
-    p.add_argument("-k", type=int, default=10)
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    p.add_argument("--device", default="cpu")
+    _add_catalog(p)
+    p.add_argument("--top-k", "-k", type=int, default=10, help="tracks to show (default 10)")
+    p.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="output format"
+    )
+    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
     p.set_defaults(handler="torchmusic.cli.catalog_cmd:similar")
 
     p = sub.add_parser(
         "recommend",
         help="recommend items for a user or for a session of liked items, with reasons",
+        description="Print the top-k items of a recommender model file for a user, or for "
+        "a session of liked items (ids or names), each with the reason it was chosen.",
+        epilog=examples(
+            "torchmusic recommend --model hybrid.safetensors --user 2 -k 10",
+            'torchmusic recommend -m hybrid.safetensors --like "Daft Punk" "Air" --format json',
+        ),
     )
     p.add_argument("--model", "-m", required=True, help="recommender model file")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", default=None, help="user id")
     who.add_argument("--like", nargs="+", default=None, metavar="ITEM", help="liked item ids/names")
-    p.add_argument("-k", type=int, default=10)
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--top-k", "-k", type=int, default=10, help="items to show (default 10)")
+    p.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="output format"
+    )
     p.set_defaults(handler="torchmusic.cli.recommend_cmd:run")
 
     t = train.add_parser(
         "embed",
         help="train an audio embedding model (autoencoder or contrastive) on a folder",
+        description="Train an audio embedding model on a folder or manifest; its model "
+        "file is what 'torchmusic embed --model' takes. Settings come from --config YAML, "
+        "then the flags, then '--key value' overrides.",
+        epilog=examples(
+            "torchmusic train embed --data music/ --arch contrastive --out runs/emb",
+            "torchmusic train embed --config configs/embed.yaml --data music/ --out runs/embed",
+        ),
     )
     t.add_argument("--data", required=True, help="audio folder or manifest")
-    t.add_argument(
-        "--model",
-        default=None,
-        help="autoencoder | contrastive (default: --config's, else contrastive)",
+    add_training_options(
+        t,
+        arch_help="architecture to train: autoencoder | contrastive "
+        "(default: --config's, else contrastive)",
+        config_example="configs/embed.yaml",
     )
-    t.add_argument("--config", default=None)
-    t.add_argument("--out", "-o", default=None)
-    t.add_argument("--resume", action="store_true")
-    t.add_argument("--devices", default=None)
-    t.add_argument("--num-nodes", type=int, default=None)
-    t.add_argument("--accelerator", default=None)
-    t.add_argument("--no-progress", action="store_true")
     t.set_defaults(handler="torchmusic.cli.catalog_cmd:train_embed", accepts_overrides=True)
 
     t = train.add_parser(
         "recommend",
         help="train a recommender on listening data (Last.fm-2k layout)",
+        description="Fit a recommender on listening data and write its model file. "
+        "Settings: the --config section named after --arch (e.g. 'als:'), then "
+        "'--key value' overrides.",
+        epilog=examples(
+            "torchmusic train recommend --config configs/lastfm.yaml --data lastfm_2k/ --out hybrid.safetensors",
+            "torchmusic train recommend --data lastfm_2k/ --arch als --out als.safetensors --factors 128",
+        ),
     )
     t.add_argument("--data", required=True, help="folder with user_artists.dat etc.")
     t.add_argument(
-        "--model", default="hybrid", help="popularity | itemknn | als | bpr | content | hybrid"
+        "--arch",
+        default="hybrid",
+        help="recommender to train: popularity | itemknn | als | bpr | content | hybrid "
+        "(default: hybrid)",
     )
-    t.add_argument("--config", default=None)
-    t.add_argument("--out", "-o", required=True, help="recommender model file to write")
-    t.add_argument("--devices", default=None)
-    t.add_argument("--accelerator", default=None)
-    t.add_argument("--no-progress", action="store_true")
+    deprecated(t, "--model", new="--arch", dest="arch", note="--model names a model file")
+    t.add_argument(
+        "--config", default=None, metavar="YAML", help="YAML recipe, e.g. configs/lastfm.yaml"
+    )
+    t.add_argument(
+        "--out", "-o", required=True, metavar="FILE", help="recommender model file to write"
+    )
+    add_training_devices(t, nodes=False)
+    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     t.set_defaults(handler="torchmusic.cli.recommend_cmd:train", accepts_overrides=True)
 
 
+def _add_catalog(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--catalog", "-c", required=True, help="catalog folder")
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even if files failed")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")

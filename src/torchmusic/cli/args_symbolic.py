@@ -9,6 +9,15 @@ from __future__ import annotations
 
 import argparse
 
+from torchmusic.cli._flags import (
+    DEVICE_HELP,
+    add_training_options,
+    after_parse,
+    deprecated,
+    examples,
+    model_then_files,
+)
+
 
 def register(
     sub: argparse._SubParsersAction,
@@ -26,8 +35,12 @@ def register(
         "Collection, Aird's Airs) as MIDI files plus metadata.csv (tune type, region, "
         "meter, key, source collection, split) offline. Tunes that fail to parse are "
         "skipped and counted. Resumable.",
+        epilog=examples(
+            "torchmusic datasets build folk --out folk",
+            "torchmusic datasets build folk --out folk_small --collections essen,oneills --limit 200",
+        ),
     )
-    d.add_argument("--out", "-o", required=True, help="output folder")
+    d.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder")
     d.add_argument(
         "--collections",
         default=None,
@@ -35,8 +48,8 @@ def register(
     )
     d.add_argument("--limit", type=int, default=None, help="at most this many tunes per collection")
     d.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test split")
-    d.add_argument("--workers", type=int, default=None)
-    d.add_argument("--no-progress", action="store_true")
+    d.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
+    d.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     d.set_defaults(handler="torchmusic.cli.symbolic_cmd:build_folk")
 
     t = train.add_parser(
@@ -46,16 +59,19 @@ def register(
         "folk corpus folder (metadata.csv gives conditions and splits) or a JSB Chorales "
         "JSON file (pianoroll). Settings come from --config YAML, then the flags, then "
         "'--key value' overrides.",
+        epilog=examples(
+            "torchmusic train lm --data my_midi/ --max-minutes 6 --out runs/mine",
+            "torchmusic train lm --config configs/folk.yaml --data folk --out runs/folk",
+            "torchmusic train lm --data jsb-chorales-quarter.json --arch pianoroll --config configs/jsb.yaml",
+        ),
     )
     t.add_argument("--data", required=True, help="MIDI folder, folk corpus folder or JSB .json")
-    t.add_argument("--model", default=None, help="transformer | lstm | vae | pianoroll")
-    t.add_argument("--config", default=None, help="YAML recipe, e.g. configs/folk.yaml")
-    t.add_argument("--out", "-o", default=None, help="run folder (default: runs/<name>)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out after a kill")
-    t.add_argument("--devices", default=None, help="devices per node (Lightning): 1, 4, auto")
-    t.add_argument("--num-nodes", type=int, default=None, help="machines (DDP through Lightning)")
-    t.add_argument("--accelerator", default=None, help="cpu | gpu | auto")
-    t.add_argument("--no-progress", action="store_true")
+    add_training_options(
+        t,
+        arch_help="architecture to train: transformer | lstm | vae | pianoroll "
+        "(default: --config's, else pianoroll for a .json, else transformer)",
+        config_example="configs/folk.yaml",
+    )
     t.set_defaults(handler="torchmusic.cli.lm_cmd:train", accepts_overrides=True)
 
     p = sub.add_parser(
@@ -64,16 +80,39 @@ def register(
         description="Generate pieces with a model file or a shipped model ('folk'). "
         "Writes OUT/NAME.mid, a piano-roll PNG each and a WAV each when FluidSynth is "
         "installed. Reproducible with --seed.",
+        epilog=examples(
+            "torchmusic generate --model folk -n 4 --condition tune_type=jig --out out/",
+            "torchmusic generate -m folk -n 1 --bars 4 --seed 3 --no-wav --out out/",
+            "torchmusic generate runs/folk/model.safetensors -n 8 --top-p 0.9 --sample-top-k 40 --out out/",
+        ),
     )
-    p.add_argument("model_path", nargs="?", default=None, metavar="MODEL", help="model file")
+    p.add_argument(
+        "model_path",
+        nargs="?",
+        default=None,
+        metavar="MODEL",
+        help="model file or shipped name (or --model)",
+    )
     p.add_argument("--model", "-m", default=None, help="model file or shipped name ('folk')")
-    p.add_argument("-n", "--num", type=int, default=4, help="pieces to generate")
-    p.add_argument("--bars", type=int, default=16, help="length in bars")
+    p.add_argument("-n", "--num", type=int, default=4, help="pieces to generate (default 4)")
+    p.add_argument("--bars", type=int, default=16, help="length in bars (default 16)")
     p.add_argument("--max-tokens", type=int, default=None, help="cap on generated tokens")
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument(
+        "--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)"
+    )
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (1 = off)")
-    p.add_argument("--top-k", type=int, default=0, help="top-k sampling (0 = off)")
-    p.add_argument("--prime", default=None, help="MIDI file to continue")
+    p.add_argument(
+        "--sample-top-k", type=int, default=0, help="sample from the k likeliest tokens (0 = off)"
+    )
+    deprecated(
+        p,
+        "--top-k",
+        new="--sample-top-k",
+        dest="sample_top_k",
+        type=int,
+        note="--top-k means 'how many results' in other commands",
+    )
+    p.add_argument("--prime", default=None, metavar="MIDI", help="MIDI file to continue")
     p.add_argument(
         "--condition",
         action="append",
@@ -81,24 +120,40 @@ def register(
         metavar="KEY=VALUE",
         help="conditioning, e.g. --condition tune_type=reel --condition key=D (repeatable)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", "-o", default="generated", help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first piece (then +1 each)")
+    p.add_argument(
+        "--out", "-o", default="generated", metavar="DIR", help="output folder (default: generated)"
+    )
     p.add_argument("--no-wav", action="store_true", help="skip WAV rendering")
     p.add_argument("--no-png", action="store_true", help="skip piano-roll images")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
     p.set_defaults(handler="torchmusic.cli.generate_cmd:generate")
 
     p = sub.add_parser(
         "interpolate",
         help="walk a VAE's latent space from one MIDI file to another",
+        description="Encode A.mid and B.mid with a VAE model file and decode STEPS pieces "
+        "in between (plus A and B): OUT/interp-NN.mid, + PNG, + WAV with FluidSynth. "
+        "The model is the first FILE or --model.",
+        usage="%(prog)s [-h] [--model MODEL] [options] [MODEL] A.mid B.mid",
+        epilog=examples(
+            "torchmusic interpolate runs/vae/model.safetensors a.mid b.mid --steps 8 --out interp/",
+            "torchmusic interpolate --model runs/vae/model.safetensors a.mid b.mid --no-wav --out interp/",
+        ),
     )
-    p.add_argument("model_path", metavar="MODEL", help="VAE model file")
-    p.add_argument("start", metavar="A.mid")
-    p.add_argument("end", metavar="B.mid")
-    p.add_argument("--steps", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", "-o", default="interpolated", help="output folder")
-    p.add_argument("--no-wav", action="store_true")
-    p.add_argument("--no-png", action="store_true")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("paths", nargs="+", metavar="FILE", help="[MODEL] A.mid B.mid")
+    p.add_argument("--model", "-m", default=None, help="VAE model file")
+    p.add_argument("--steps", type=int, default=8, help="pieces between A and B (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the decoding")
+    p.add_argument(
+        "--out",
+        "-o",
+        default="interpolated",
+        metavar="DIR",
+        help="output folder (default: interpolated)",
+    )
+    p.add_argument("--no-wav", action="store_true", help="skip WAV rendering")
+    p.add_argument("--no-png", action="store_true", help="skip piano-roll images")
+    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
     p.set_defaults(handler="torchmusic.cli.generate_cmd:interpolate")
+    after_parse(p, model_then_files(start="A.mid", end="B.mid"))

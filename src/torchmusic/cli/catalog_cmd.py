@@ -51,7 +51,7 @@ def _add(args: argparse.Namespace, *, catalog_dir: str, model: str | None) -> in
 
 def embed(args: argparse.Namespace) -> int:
     """``torchmusic embed PATH... --model M --out CATALOG``."""
-    return _add(args, catalog_dir=args.out, model=args.model)
+    return _add(args, catalog_dir=args.catalog, model=args.model)
 
 
 def add(args: argparse.Namespace) -> int:
@@ -122,7 +122,7 @@ def similar(args: argparse.Namespace) -> int:
     from torchmusic.recommend.catalog import Catalog
 
     catalog = Catalog(args.catalog)
-    neighbours = catalog.similar(args.query, k=args.k, device=args.device)
+    neighbours = catalog.similar(args.query, k=args.top_k, device=args.device)
     _print_events(catalog)
     sys.stdout.write(format_neighbours(args.query, neighbours, args.format))
     return 0
@@ -137,7 +137,7 @@ def train_embed(args: argparse.Namespace) -> int:
         config=args.config,
         overrides=getattr(args, "overrides", None) or [],
         data=args.data,
-        model=args.model,
+        model=args.arch,
         out_dir=args.out,
         resume=True if args.resume else None,
         devices=_devices(args.devices),

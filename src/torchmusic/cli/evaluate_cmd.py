@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         split_lists=parse_split_lists(args.split_lists),
         label_column=args.label_column,
         hop_seconds=args.hop_seconds,
+        device=args.device,
         out_dir=args.out,
         progress=not args.no_progress,
         # --allow-seen-tracks: score a held-out split the model's run trained on.

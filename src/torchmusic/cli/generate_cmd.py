@@ -108,7 +108,7 @@ def generate(args: argparse.Namespace) -> int:
     # Every piece is generated (and checked for notes) before the first file is written.
     scores = generate_pieces(
         loaded, n=args.num, bars=args.bars, conditions=conditions, prime=args.prime,
-        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+        temperature=args.temperature, top_k=args.sample_top_k, top_p=args.top_p, seed=args.seed,
         max_tokens=args.max_tokens,
     )  # fmt: skip
     stem = Path(name).stem if Path(name).suffix else name

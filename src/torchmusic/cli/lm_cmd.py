@@ -15,8 +15,8 @@ from torchmusic.cli.train_cmd import _devices
 def _model_of(args: argparse.Namespace) -> str | None:
     """``--model``, else the recipe's ``model``, else ``pianoroll`` for a ``.json``
     (JSB Chorales) data file (None: the trainer's default)."""
-    if args.model:
-        return args.model
+    if args.arch:
+        return args.arch
     if args.config:
         import yaml
 
@@ -36,7 +36,7 @@ def train(args: argparse.Namespace) -> int:
     """Handler of ``torchmusic train lm`` (returns the exit status)."""
     settings: dict[str, Any] = {
         "data": args.data,
-        "model": args.model,
+        "model": args.arch,
         "out_dir": args.out,
         "resume": True if args.resume else None,
         "devices": _devices(args.devices),

@@ -11,6 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from torchmusic.cli import _flags
 from torchmusic.cli.args_recommend import register as register_recommend
 from torchmusic.cli.args_symbolic import register as register_symbolic
 
@@ -21,14 +22,16 @@ def _add_feature_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("feature settings (defaults: librosa 0.11's)")
     g.add_argument("--kind", choices=FEATURE_KINDS, default="logmel", help="feature to compute")
     g.add_argument("--sr", type=int, default=22050, help="sample rate audio is loaded at (Hz)")
-    g.add_argument("--n-fft", type=int, default=2048)
-    g.add_argument("--hop-length", type=int, default=512)
-    g.add_argument("--n-mels", type=int, default=128)
-    g.add_argument("--fmin", type=float, default=0.0)
-    g.add_argument("--fmax", type=float, default=None)
+    g.add_argument("--n-fft", type=int, default=2048, help="FFT size in samples")
+    g.add_argument("--hop-length", type=int, default=512, help="hop between frames in samples")
+    g.add_argument("--n-mels", type=int, default=128, help="mel bands")
+    g.add_argument("--fmin", type=float, default=0.0, help="lowest mel frequency (Hz)")
+    g.add_argument(
+        "--fmax", type=float, default=None, help="highest mel frequency (Hz; default: sr / 2)"
+    )
     g.add_argument("--htk", action="store_true", help="HTK mel scale instead of Slaney")
-    g.add_argument("--n-mfcc", type=int, default=20)
-    g.add_argument("--top-db", type=float, default=80.0)
+    g.add_argument("--n-mfcc", type=int, default=20, help="MFCC coefficients (--kind mfcc)")
+    g.add_argument("--top-db", type=float, default=80.0, help="dB floor below the peak")
 
 
 def _add_job_options(p: argparse.ArgumentParser) -> None:
@@ -44,14 +47,27 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _flags.Parser(
         prog="torchmusic",
-        description="Deep learning on music with PyTorch: features, datasets and models.",
+        description="Deep learning on music with PyTorch: features, datasets and models. "
+        "'torchmusic COMMAND --help' shows a command's options and examples; docs/cli.md "
+        "lists the flag vocabulary.",
+        epilog=_flags.examples(
+            "torchmusic predict --model drums kick.wav snare.wav --top-k 2",
+            "torchmusic train classify --data my_music/ --arch shortchunk --out runs/mine",
+            "torchmusic generate --model folk -n 4 --condition tune_type=jig --out out/",
+        ),
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("info", help="versions, torch device and threads")
+    p = sub.add_parser(
+        "info",
+        help="versions, torch device and threads",
+        description="Print the versions of torchmusic and its libraries, the torch device "
+        "and the thread counts.",
+        epilog=_flags.examples("torchmusic info", "torchmusic --version"),
+    )
     p.set_defaults(handler="torchmusic.cli.info_cmd:run")
 
     p = sub.add_parser(
@@ -59,17 +75,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="compute features of audio files or folders (cached), one .npy per file",
         description="Compute features for files and folders. Bad files are skipped and "
         "listed at the end; the exit status is 1 if any file failed (see --allow-failures).",
+        epilog=_flags.examples(
+            "torchmusic features kick.wav samples/ --out feats/       # log-mel, one .npy per file",
+            "torchmusic features samples/ --kind mfcc --n-mfcc 13 --out mfcc/",
+            "torchmusic features music/ --kind chroma --workers 2 --allow-failures --out chroma/",
+        ),
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
-    p.add_argument("--out", "-o", required=True, help="output folder for .npy files")
+    p.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder for .npy files")
     _add_feature_options(p)
     _add_job_options(p)
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even if some files failed")
     p.set_defaults(handler="torchmusic.cli.features_cmd:run")
 
-    p = sub.add_parser("datasets", help="build datasets")
+    datasets_examples = _flags.examples(
+        "torchmusic datasets build demo --out demo_corpus",
+        "torchmusic datasets build folk --out folk --collections essen,oneills",
+    )
+    p = sub.add_parser(
+        "datasets",
+        help="build datasets",
+        description="Build the datasets torchmusic ships recipes for, offline.",
+        epilog=datasets_examples,
+    )
     dsub = p.add_subparsers(dest="datasets_command", metavar="ACTION", required=True)
-    b = dsub.add_parser("build", help="build a dataset")
+    b = dsub.add_parser(
+        "build",
+        help="build a dataset",
+        description="Build a dataset into a folder (resumable).",
+        epilog=datasets_examples,
+    )
     bsub = b.add_subparsers(dest="dataset", metavar="NAME", required=True)
     d = bsub.add_parser(
         "demo",
@@ -77,16 +112,32 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build the labelled demo corpus (tune type + instrument family) offline "
         "and deterministically. Needs FluidSynth and a GM soundfont "
         "(apt-get install fluidsynth timgm6mb-soundfont).",
+        epilog=_flags.examples(
+            "torchmusic datasets build demo --out demo_corpus",
+            "torchmusic datasets build demo --out small_corpus --per-class 10 --seed 1",
+            "torchmusic datasets build demo --out corpus --soundfont /usr/share/sounds/sf2/TimGM6mb.sf2",
+        ),
     )
-    d.add_argument("--out", "-o", required=True, help="output folder")
-    d.add_argument("--per-class", type=int, default=50, help="tracks per tune type")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--workers", type=int, default=None)
+    d.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder")
+    d.add_argument("--per-class", type=int, default=50, help="tracks per tune type (default 50)")
+    d.add_argument("--seed", type=int, default=0, help="seed of the tune choice and the split")
+    d.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
     d.add_argument("--soundfont", default=None, help="path to a General MIDI .sf2")
-    d.add_argument("--no-progress", action="store_true")
+    d.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     d.set_defaults(handler="torchmusic.cli.datasets_cmd:build_demo")
 
-    p = sub.add_parser("train", help="train models")
+    p = sub.add_parser(
+        "train",
+        help="train models",
+        description="Train a model; each task writes a run folder (or, for recommenders, a "
+        "model file). Settings come from --config YAML, then the flags, then '--key value' "
+        "overrides (both --max-epochs and --max_epochs spellings).",
+        epilog=_flags.examples(
+            "torchmusic train classify --data my_music/ --arch shortchunk --out runs/mine",
+            "torchmusic train lm --config configs/folk.yaml --data folk --out runs/folk",
+            "torchmusic train recommend --config configs/lastfm.yaml --data lastfm_2k/ --out hybrid.safetensors",
+        ),
+    )
     tsub = p.add_subparsers(dest="train_task", metavar="TASK", required=True)
     t = tsub.add_parser(
         "classify",
@@ -94,27 +145,40 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a classifier. Settings come from --config YAML, then from the "
         "flags below, then from any further '--key value' overrides (dotted keys reach "
         "nested settings, e.g. --augment.mixup 0.2).",
+        epilog=_flags.examples(
+            "torchmusic train classify --data my_music/ --arch shortchunk --out runs/mine",
+            "torchmusic train classify --config configs/gtzan.yaml --data gtzan/genres --max-epochs 50",
+            "torchmusic train classify --data my_music/ --arch mfcc-svm --out runs/svm   # the baseline",
+        ),
     )
     t.add_argument("--data", required=True, help="class-per-folder root or manifest (CSV/JSONL)")
-    t.add_argument(
-        "--model",
-        default=None,
-        help="simple_cnn | crnn | shortchunk | mfcc-svm (default: from --config, else shortchunk)",
+    _flags.add_training_options(
+        t,
+        arch_help="architecture to train: simple_cnn | crnn | shortchunk | mfcc-svm "
+        "(default: --config's, else shortchunk)",
+        config_example="configs/gtzan.yaml",
     )
-    t.add_argument("--config", default=None, help="YAML recipe, e.g. configs/gtzan.yaml")
-    t.add_argument("--out", "-o", default=None, help="run folder (default: runs/<name>)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out after a kill")
-    t.add_argument("--devices", default=None, help="devices per node (Lightning): 1, 4, auto")
-    t.add_argument("--num-nodes", type=int, default=None, help="machines (DDP through Lightning)")
-    t.add_argument("--accelerator", default=None, help="cpu | gpu | auto")
-    t.add_argument("--no-progress", action="store_true")
     t.set_defaults(handler="torchmusic.cli.train_cmd:classify", accepts_overrides=True)
 
     p = sub.add_parser(
         "evaluate",
         help="evaluate a model file on labelled data (accuracy, F1, confusion matrix, JSON)",
+        description="Score a classifier model file (or a shipped model) on labelled audio: "
+        "a class-per-folder root or a manifest. The model is MODEL or --model.",
+        epilog=_flags.examples(
+            "torchmusic evaluate runs/mine/model.safetensors --data my_music/ --split test --out eval/",
+            "torchmusic evaluate --model drums --data kit/",
+            "torchmusic evaluate runs/gtzan/model.safetensors --data gtzan/genres --split-lists test=test_filtered.txt",
+        ),
     )
-    p.add_argument("model", metavar="MODEL", help="model file or shipped model name")
+    p.add_argument(
+        "model_path",
+        nargs="?",
+        default=None,
+        metavar="MODEL",
+        help="model file or shipped model name (or --model)",
+    )
+    p.add_argument("--model", "-m", default=None, help="model file or shipped model name")
     p.add_argument("--data", required=True, help="class-per-folder root or manifest")
     p.add_argument("--split", default=None, help="evaluate only this split (e.g. test)")
     p.add_argument(
@@ -125,45 +189,68 @@ def build_parser() -> argparse.ArgumentParser:
         help="split lists to apply first, e.g. test=gtzan_splits/test_filtered.txt",
     )
     p.add_argument("--label-column", default=None, help="manifest column with the labels")
-    p.add_argument("--out", "-o", default=None, help="folder for report.json and plots")
+    p.add_argument(
+        "--out", "-o", default=None, metavar="DIR", help="folder for report.json and plots"
+    )
     p.add_argument("--hop-seconds", type=float, default=None, help="window hop (default: clip)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--device", default="cpu", help=_flags.DEVICE_HELP)
+    p.add_argument("--allow-failures", action="store_true", help="exit 0 even if some files failed")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler="torchmusic.cli.evaluate_cmd:run")
+    _flags.after_parse(p, _flags.model_positional_or_flag)
 
     p = sub.add_parser(
         "predict",
         help="label audio files with a model file (top-k per track, optional timeline)",
         description="Predict labels for audio files and folders. The model is --model "
         "(a model file or a shipped model name such as 'drums') or else the first PATH.",
+        epilog=_flags.examples(
+            "torchmusic predict --model drums kick.wav snare.wav --top-k 2",
+            "torchmusic predict -m drums samples/ --format json --out predictions.json",
+            "torchmusic predict runs/mine/model.safetensors song.mp3 more_music/ -k 3 --timeline",
+        ),
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="[MODEL] audio files or folders")
     p.add_argument("--model", "-m", default=None, help="model file or shipped model name")
-    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--top-k", "-k", type=int, default=3, help="labels shown per track (default 3)")
     p.add_argument("--timeline", action="store_true", help="also print per-segment labels")
     p.add_argument("--hop-seconds", type=float, default=None, help="window hop (default: clip)")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    p.add_argument("--out", "-o", default=None, help="write the results to this file")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--allow-failures", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="output format"
+    )
+    p.add_argument(
+        "--out", "-o", default=None, metavar="FILE", help="write the results to this file"
+    )
+    p.add_argument("--device", default="cpu", help=_flags.DEVICE_HELP)
+    p.add_argument("--allow-failures", action="store_true", help="exit 0 even if some files failed")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler="torchmusic.cli.predict_cmd:run")
 
     p = sub.add_parser(
         "demo",
         help="the README's main job: demo corpus -> features -> train -> evaluate -> predict",
+        description="Build the demo corpus, compute features, train a classifier, evaluate "
+        "it and predict with it, all in one working folder (offline; resumable).",
+        epilog=_flags.examples(
+            "torchmusic demo --out demo_out",
+            "torchmusic demo --out small_demo --per-class 8 --epochs 2",
+        ),
     )
-    p.add_argument("--out", "-o", default="demo_out", help="working folder (default: demo_out)")
-    p.add_argument("--per-class", type=int, default=50)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--out", "-o", default="demo_out", metavar="DIR", help="working folder (default: demo_out)"
+    )
+    p.add_argument("--per-class", type=int, default=50, help="tracks per tune type (default 50)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the corpus, split and training")
     p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
-    p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler="torchmusic.cli.demo_cmd:run")
 
     # Each area registers its own commands (argparse only, no heavy imports), so
     # the symbolic and recommendation layers can grow without touching this file.
     for register in (register_symbolic, register_recommend):
         register(sub, datasets=bsub, train=tsub)
+    _flags.add_underscore_aliases(parser)
     return parser
 
 
@@ -181,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and not getattr(args, "accepts_overrides", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.overrides = extra
+    _flags.run_checks(args)
     if args.version:
         from torchmusic import __version__
 

@@ -28,7 +28,7 @@ def train(args: argparse.Namespace) -> int:
     from torchmusic.training.recommend.settings import RecommendRecipe
 
     recipe = RecommendRecipe.from_sources(
-        config=args.config, model=args.model, overrides=list(args.overrides or [])
+        config=args.config, model=args.arch, overrides=list(args.overrides or [])
     )
     kind, settings = recipe.settings()
     if kind == "bpr":
@@ -86,10 +86,10 @@ def run(args: argparse.Namespace) -> int:
 
     model = load_recommender(args.model)
     if args.user is not None:
-        recs = model.recommend(args.user, k=args.k)
+        recs = model.recommend(args.user, k=args.top_k)
         who = f"user {args.user}"
     else:
-        recs = model.recommend_similar(args.like, k=args.k)
+        recs = model.recommend_similar(args.like, k=args.top_k)
         who = "liked: " + ", ".join(args.like)
     if args.format == "json":
         print(json.dumps([r.to_dict() for r in recs], indent=2, ensure_ascii=False))

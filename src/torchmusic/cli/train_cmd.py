@@ -33,7 +33,7 @@ def classify(args: argparse.Namespace) -> int:
         config=args.config,
         overrides=getattr(args, "overrides", None) or [],
         data=args.data,
-        model=args.model,
+        model=args.arch,
         out_dir=args.out,
         resume=True if args.resume else None,
         devices=_devices(args.devices),
