@@ -155,6 +155,46 @@ def _check_overrides(args: argparse.Namespace, extra: list[str]) -> None:
     cls.from_sources(config=config, overrides=extra, data=args.data, model=args.arch)
 
 
+def _documented_commands() -> list[tuple[str, str]]:
+    """``torchmusic ...`` lines of the README's and docs' code blocks (continuations
+    joined), except synopses (``[--opt]``, ``a|b``, ``...``)."""
+    found = []
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        fenced, pending = False, ""
+        for line in doc.read_text(encoding="utf-8").splitlines():
+            if line.lstrip().startswith("```"):
+                fenced, pending = not fenced, ""
+                continue
+            text = pending + line.strip().removeprefix("$ ")
+            if not fenced or not (pending or text.startswith("torchmusic ")):
+                continue
+            if text.endswith("\\"):
+                pending = text[:-1] + " "
+                continue
+            pending = ""
+            command = shlex.split(text, comments=True)
+            if not any(c.startswith("[") or "|" in c or c == "..." for c in command):
+                found.append((doc.name, text))
+    return found
+
+
+DOCUMENTED = _documented_commands()
+
+
+def test_the_docs_show_commands():
+    assert len(DOCUMENTED) > 40
+    assert {doc for doc, _ in DOCUMENTED} >= {"README.md", "cli.md", "catalog.md", "recommend.md"}
+
+
+@pytest.mark.parametrize("doc,command", DOCUMENTED, ids=[f"{d}: {c}" for d, c in DOCUMENTED])
+def test_the_readme_and_docs_use_only_the_new_spellings(doc, command, capsys):
+    args, extra = _parse(command)
+    assert "deprecated" not in capsys.readouterr().err, f"{doc}: {command}"
+    if extra:
+        assert getattr(args, "accepts_overrides", False), f"{doc}: {command}: {extra}"
+        _check_overrides(args, extra)
+
+
 # -- the vocabulary -----------------------------------------------------------------------
 
 
