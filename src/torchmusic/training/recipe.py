@@ -34,6 +34,7 @@ import dataclasses
 import difflib
 import functools
 import os
+import re
 import types
 import typing
 import warnings
@@ -426,13 +427,31 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
     raise ParameterError(f"{name}={value!r} has the wrong type; expected {expected}")
 
 
+#: ``${NAME:-default}``: the variable's value when set and not empty, else ``default``.
+_VAR_WITH_DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
+def expand_vars(text: str) -> str:
+    """``$NAME``, ``${NAME}`` and ``${NAME:-default}`` (the shell's rule) expanded;
+    unset variables without a default are left as written."""
+    text = _VAR_WITH_DEFAULT.sub(lambda m: os.environ.get(m.group(1)) or m.group(2), text)
+    return os.path.expandvars(text)
+
+
 def resolve_paths(value: Any, base: Path) -> Any:
-    """A path (or list / dict of paths) made absolute against ``base``; ``$VARS`` and ``~`` expanded."""
+    """A path (or list / dict of paths) made absolute against ``base``; ``~`` and ``$VARS``
+    (with ``${NAME:-default}`` defaults, see :func:`expand_vars`) expanded first.
+
+    Examples
+    --------
+    >>> resolve_paths("${NO_SUCH_VAR_X:-../data}/a.txt", Path("/r/configs"))
+    '/r/data/a.txt'
+    """
 
     def one(p: Any) -> Any:
         if not isinstance(p, str) or not p:
             return p
-        expanded = Path(os.path.expandvars(p)).expanduser()
+        expanded = Path(expand_vars(p)).expanduser()
         return str(expanded if expanded.is_absolute() else (base / expanded).resolve())
 
     if isinstance(value, list):
