@@ -71,10 +71,16 @@ class TrainConfig(RunRecipe):
         Accept list entries that match no file (e.g. a partial copy of a corpus);
         by default they are an error that lists them.
     split_column : str or None
-        Manifest column naming each track's split (e.g. ``"split"``).
+        Manifest column naming each track's split (``train`` / ``valid`` / ``test``).
+        None (default): the manifest's ``split`` column when it has one, else a
+        random split; ``"none"`` (``--split_column none``): ignore any split column
+        and split at random. A source with ``train`` and ``test`` but no ``valid``
+        tracks gets a validation split carved out of ``train`` (see
+        :func:`torchmusic.training.classify.data.plan_splits`).
     split_fractions : dict
         Random split used when neither of the above is given: seeded by ``seed``,
-        stratified by label, and group-aware with ``group_column``.
+        stratified by label, and group-aware with ``group_column``. Its valid share
+        relative to train + valid is the fraction of a carved validation split.
     group_column : str or None
         Manifest column whose groups (kit, artist) never straddle two splits.
     feature : dict
