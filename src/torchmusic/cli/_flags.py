@@ -166,7 +166,8 @@ def add_training_devices(p: argparse.ArgumentParser, *, nodes: bool = True) -> N
     p.add_argument(
         "--accelerator", default=None, help="cpu | gpu | auto (default: --config's, else auto)"
     )
-    p.add_argument("--devices", default=None, help="devices per machine: 1, 4, 0,1 or auto")
+    devices = "devices per machine: 1, 4, 0,1 or auto" if nodes else "1 or auto (one device)"
+    p.add_argument("--devices", default=None, help=devices)
     if nodes:
         p.add_argument(
             "--num-nodes", type=int, default=None, help="machines (DDP through Lightning)"

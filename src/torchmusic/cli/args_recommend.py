@@ -126,7 +126,9 @@ def register(
     )
     p.add_argument("query", metavar="QUERY", help="audio file or track id")
     _add_catalog(p)
-    p.add_argument("--top-k", "-k", type=int, default=10, help="tracks to show (default 10)")
+    p.add_argument(
+        "--top-k", "-k", type=int, metavar="N", default=10, help="tracks to show (default 10)"
+    )
     p.add_argument(
         "--format", choices=("table", "json", "csv"), default="table", help="output format"
     )
@@ -147,7 +149,9 @@ def register(
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", default=None, help="user id")
     who.add_argument("--like", nargs="+", default=None, metavar="ITEM", help="liked item ids/names")
-    p.add_argument("--top-k", "-k", type=int, default=10, help="items to show (default 10)")
+    p.add_argument(
+        "--top-k", "-k", type=int, metavar="N", default=10, help="items to show (default 10)"
+    )
     p.add_argument(
         "--format", choices=("table", "json", "csv"), default="table", help="output format"
     )

@@ -102,7 +102,11 @@ def register(
     )
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (1 = off)")
     p.add_argument(
-        "--sample-top-k", type=int, default=0, help="sample from the k likeliest tokens (0 = off)"
+        "--sample-top-k",
+        type=int,
+        default=0,
+        metavar="K",
+        help="sample from the k likeliest tokens (0 = off)",
     )
     deprecated(
         p,

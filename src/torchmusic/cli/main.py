@@ -212,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="[MODEL] audio files or folders")
     p.add_argument("--model", "-m", default=None, help="model file or shipped model name")
-    p.add_argument("--top-k", "-k", type=int, default=3, help="labels shown per track (default 3)")
+    p.add_argument(
+        "--top-k", "-k", type=int, metavar="N", default=3, help="labels shown per track (default 3)"
+    )
     p.add_argument("--timeline", action="store_true", help="also print per-segment labels")
     p.add_argument("--hop-seconds", type=float, default=None, help="window hop (default: clip)")
     p.add_argument(
