@@ -100,6 +100,8 @@ def test_clips_are_22050_hz_mono_pcm16_and_not_silent(small: Path) -> None:
         assert np.abs(audio).max() == pytest.approx(10 ** (-1 / 20), abs=1e-3)
 
 
+# ~30 s on 2 CPU cores (two more corpus builds); the plan's determinism is tested fast below.
+@pytest.mark.slow
 @needs_renderer
 def test_same_seed_same_corpus_other_seed_differs(small: Path, tmp_path: Path) -> None:
     again = build_demo_corpus(tmp_path / "again", seed=0, **SMALL)

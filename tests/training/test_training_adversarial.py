@@ -240,6 +240,9 @@ def _killed_run(run_dir: Path) -> dict[str, Any]:
     return ckpt(run_dir)
 
 
+# ~30 s on 2 CPU cores; resuming after a kill is tested fast for the shared engine
+# (tests/training/test_training_resume.py).
+@pytest.mark.slow
 def test_resume_after_a_kill_continues_identically(tmp_path):
     killed = _killed_run(tmp_path / "b")
     assert killed["global_step"] == KILL_AT and killed["epoch"] == 1
