@@ -78,7 +78,8 @@ def test_split_lists_flag(data, tmp_path, capsys):
 def test_skipped_files_are_listed_on_stderr(data, tmp_path, capsys):
     (data / "jazz" / "broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
     model = tiny_cnn_file(tmp_path / "m.safetensors", ["country", "jazz"])
-    assert main(["evaluate", str(model), "--data", str(data), "--no-progress"]) == 0
+    # Skipped files fail the run (exit 1), as in predict / features / embed (issue 10).
+    assert main(["evaluate", str(model), "--data", str(data), "--no-progress"]) == 1
     captured = capsys.readouterr()
     assert "1 file(s) skipped" in captured.err and "broken.wav" in captured.err
 

@@ -65,6 +65,32 @@ def find_fluidsynth() -> Path:
     return Path(found)
 
 
+def check_soundfont(path: Path, *, what: str = "soundfont") -> Path:
+    """``path`` if it is a SoundFont (SF2/SF3: a RIFF file of form ``sfbk``).
+
+    FluidSynth given a file that is no SoundFont warns and renders with its own
+    default font, so a typo would silently change the sound: refuse it instead.
+
+    Raises
+    ------
+    ParameterError
+        If ``path`` is not a SoundFont file (the message names it).
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError as exc:
+        raise ParameterError(
+            f"{what} {str(path)!r} cannot be read ({exc.strerror or exc})"
+        ) from None
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        raise ParameterError(
+            f"{what} {str(path)!r} is not a SoundFont (no RIFF 'sfbk' header); expected a "
+            "General MIDI .sf2 or .sf3 file"
+        )
+    return path
+
+
 def find_soundfont(soundfont: str | os.PathLike[str] | None = None) -> Path:
     """The General MIDI soundfont to render with.
 
@@ -85,7 +111,8 @@ def find_soundfont(soundfont: str | os.PathLike[str] | None = None) -> Path:
     Raises
     ------
     ParameterError
-        If ``soundfont`` is given but is not a file.
+        If ``soundfont`` (or the environment variable) names a file that is missing
+        or is not a SoundFont.
     DependencyError
         If the environment variable names a missing file, or nothing is found;
         the message names the apt packages to install.
@@ -99,7 +126,7 @@ def find_soundfont(soundfont: str | os.PathLike[str] | None = None) -> Path:
         path = Path(soundfont)
         if not path.is_file():
             raise ParameterError(f"soundfont={str(soundfont)!r} is not a file; expected an .sf2")
-        return path.resolve()
+        return check_soundfont(path.resolve())
     from_env = os.environ.get(SOUNDFONT_ENV)
     if from_env:
         path = Path(from_env)
@@ -108,7 +135,7 @@ def find_soundfont(soundfont: str | os.PathLike[str] | None = None) -> Path:
                 f"{SOUNDFONT_ENV}={from_env!r} is not a file; point it at an .sf2 soundfont "
                 f"or unset it and {INSTALL_HINT}"
             )
-        return path.resolve()
+        return check_soundfont(path.resolve(), what=SOUNDFONT_ENV)
     for name in SOUNDFONT_NAMES:
         path = SOUNDFONT_DIR / name
         if path.is_file():

@@ -38,15 +38,16 @@ def _finish_add(catalog: Any, report: Any, args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace, *, catalog_dir: str, model: str | None) -> int:
     from torchmusic.recommend.catalog import Catalog
 
-    catalog = Catalog(catalog_dir)
-    report = catalog.add(
-        args.paths,
-        embedder=model,
-        device=args.device,
-        workers=args.workers,
-        progress=not args.no_progress,
-    )
-    return _finish_add(catalog, report, args)
+    # Closed on return: a command leaves no SQLite -wal / -shm files behind.
+    with Catalog(catalog_dir) as catalog:
+        report = catalog.add(
+            args.paths,
+            embedder=model,
+            device=args.device,
+            workers=args.workers,
+            progress=not args.no_progress,
+        )
+        return _finish_add(catalog, report, args)
 
 
 def embed(args: argparse.Namespace) -> int:
@@ -63,10 +64,10 @@ def remove(args: argparse.Namespace) -> int:
     """``torchmusic catalog remove TRACK... --catalog C`` (ids or paths)."""
     from torchmusic.recommend.catalog import Catalog
 
-    catalog = Catalog(args.catalog)
-    report = catalog.remove(args.items)
-    print(f"removed {len(report.removed)} track(s); {len(catalog)} left")
-    _print_events(catalog)
+    with Catalog(args.catalog) as catalog:
+        report = catalog.remove(args.items)
+        print(f"removed {len(report.removed)} track(s); {len(catalog)} left")
+        _print_events(catalog)
     if report.missing:
         print(f"no such track(s): {', '.join(report.missing)}", file=sys.stderr)
         return 1
@@ -77,7 +78,8 @@ def info(args: argparse.Namespace) -> int:
     """``torchmusic catalog info --catalog C``."""
     from torchmusic.recommend.catalog import Catalog
 
-    facts = Catalog(args.catalog).info()
+    with Catalog(args.catalog) as catalog:
+        facts = catalog.require().info()  # a mistyped path: "no catalog at ..."
     model = facts["model"] or {}
     print(f"catalog     {facts['path']}")
     print(f"tracks      {facts['tracks']}")
@@ -94,7 +96,8 @@ def reindex(args: argparse.Namespace) -> int:
     """``torchmusic catalog reindex --catalog C``."""
     from torchmusic.recommend.catalog import Catalog
 
-    print(f"rebuilt {Catalog(args.catalog).rebuild_index()}")
+    with Catalog(args.catalog) as catalog:
+        print(f"rebuilt {catalog.rebuild_index()}")
     return 0
 
 
@@ -121,9 +124,15 @@ def similar(args: argparse.Namespace) -> int:
     """``torchmusic similar QUERY --catalog C -k 10`` (QUERY: audio file or track id)."""
     from torchmusic.recommend.catalog import Catalog
 
-    catalog = Catalog(args.catalog)
-    neighbours = catalog.similar(args.query, k=args.top_k, device=args.device)
-    _print_events(catalog)
+    with Catalog(args.catalog) as catalog:
+        catalog.require()
+        # A digit string is a track id when the catalog has it, else a file of that
+        # name (Catalog.resolve_query); when both readings were possible, say which.
+        query, note = catalog.resolve_query(args.query)
+        if note:
+            print(f"torchmusic: {note}", file=sys.stderr)
+        neighbours = catalog.similar(query, k=args.top_k, device=args.device)
+        _print_events(catalog)
     sys.stdout.write(format_neighbours(args.query, neighbours, args.format))
     return 0
 

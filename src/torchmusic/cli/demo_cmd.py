@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
             "source checkout of torchmusic (make demo)"
         )
 
+    _check_args(args)  # before the corpus is built: a typo costs nothing
     out = Path(args.out)
     progress = not args.no_progress
     t0 = time.perf_counter()
@@ -100,6 +101,19 @@ def run(args: argparse.Namespace) -> int:
         f"{model_file}  (try: torchmusic predict {model_file} {test_tracks[0].path})"
     )
     return 0
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Every setting of the demo, checked before any work is done."""
+    from torchmusic.data.discover import check_output_folder
+    from torchmusic.errors import ParameterError
+
+    for flag, value in (("--epochs", args.epochs), ("--per-class", args.per_class)):
+        if value < 1:
+            raise ParameterError(f"{flag} {value}: expected a positive integer")
+    if args.workers is not None and args.workers < 1:
+        raise ParameterError(f"--workers {args.workers}: expected a positive integer")
+    check_output_folder(args.out, what="--out")
 
 
 def _print_tables(dataset, families, config, report) -> None:

@@ -1,7 +1,8 @@
 """``torchmusic evaluate``: score a model file on labelled audio and print a summary table.
 
 Writes ``report.json`` (and confusion-matrix PNGs for single-label models) to
-``--out`` when given. Unreadable audio files are skipped and listed on stderr.
+``--out`` when given. Unreadable audio files are skipped and listed on stderr, and
+the exit status is then 1 unless ``--allow-failures`` (as in predict / features).
 Never imports Lightning.
 """
 
@@ -53,4 +54,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{len(report.skipped)} file(s) skipped:", file=sys.stderr)
         for item in report.skipped:
             print(f"  {item['path']}: {item['error']}", file=sys.stderr)
+        # As predict / features / embed: skipped files fail the run unless allowed
+        # (getattr: the flag is --allow-failures where the parser defines it).
+        if not getattr(args, "allow_failures", False):
+            return 1
     return 0

@@ -32,7 +32,21 @@ def _parse_conditions(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _check_out(args: argparse.Namespace) -> None:
+    """``--out`` must be a folder (or new) before any piece is generated (the rule of
+    ``torchmusic.data.discover.check_output_folder``, which generate must not import)."""
+    out = Path(args.out)
+    for path in (out, *out.parents):
+        if path.exists() and not path.is_dir():
+            raise ParameterError(
+                f"--out {str(out)!r} is an existing file; expected a folder (existing or new)"
+                if path == out
+                else f"--out {str(out)!r}: {str(path)!r} is a file, not a folder"
+            )
+
+
 def _check_common(args: argparse.Namespace) -> None:
+    _check_out(args)
     if args.num < 1:
         raise ParameterError(f"-n {args.num}: must be >= 1 piece")
     if args.bars < 1:
@@ -131,6 +145,7 @@ def interpolate(args: argparse.Namespace) -> int:
 
     if args.steps < 0:
         raise ParameterError(f"--steps {args.steps}: must be >= 0 (pieces between A and B)")
+    _check_out(args)
     scores = interpolate_pieces(
         args.model_path, args.start, args.end, steps=args.steps, seed=args.seed, device=args.device
     )

@@ -53,8 +53,11 @@ def train(args: argparse.Namespace) -> int:
         result = train_pianoroll(cfg, progress=progress)
         skipped: list[tuple[str, str]] = []
     else:
+        from torchmusic.symbolic.corpus import check_midi_folder
         from torchmusic.training.lm import train_lm
         from torchmusic.training.lm.settings import LMTrainConfig
+
+        check_midi_folder(args.data)  # before a run folder is made
 
         cfg = LMTrainConfig.from_sources(config=args.config, overrides=overrides, **settings)
         result = train_lm(cfg, progress=progress)

@@ -40,10 +40,18 @@ def train(args: argparse.Namespace) -> int:
             f"--devices {args.devices!r}: recommenders train on one device "
             "(the Last.fm-2k model trains in about a minute on one CPU core)"
         )
+    _check_sections(kind, list(args.overrides or []))
     try:
         model = recommender_class(kind)(**settings)
-    except TypeError as exc:  # an unknown keyword argument
-        raise ParameterError(f"invalid settings for {kind!r}: {exc}") from exc
+    except TypeError as exc:  # an unknown keyword argument, maybe of a nested model
+        raise ParameterError(_keyword_message(kind, settings, exc)) from None
+    except ParameterError as exc:  # a bad value: name the setting's full key
+        text = str(exc)
+        if text.partition("=")[0].isidentifier():  # "neighbors=-5 must be ..."
+            raise ParameterError(
+                f"--{kind}.{text} (a setting of the {kind!r} recommender)"
+            ) from None
+        raise ParameterError(f"invalid setting of the {kind!r} recommender: {text}") from None
     data = load_lastfm(args.data)
     summary = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in data.summary().items())
     print(f"data: {summary}", file=sys.stderr)
@@ -57,6 +65,46 @@ def train(args: argparse.Namespace) -> int:
         print("tuned: " + ", ".join(f"{k}={v:g}" for k, v in tuned.items()))
     print(f"model file: {out}")
     return 0
+
+
+def _check_sections(kind: str, overrides: list[str]) -> None:
+    """Refuse ``--OTHER.key`` overrides for a recommender other than ``kind``: they
+    would be silently unused (e.g. ``--itemknn.neighbors`` while training the hybrid)."""
+    for token in overrides:
+        if not token.startswith("--"):
+            continue
+        key = token[2:].partition("=")[0]
+        section = key.replace("-", "_").partition(".")[0]
+        if "." in key and section in MODELS and section != kind:
+            raise ParameterError(
+                f"--{key}: a setting of the {section!r} recommender, but --arch is {kind!r} "
+                f"(default: hybrid); pass --arch {section}, or a setting of {kind!r}"
+            )
+
+
+def _keyword_message(kind: str, settings: dict[str, Any], exc: TypeError) -> str:
+    """A ParameterError message for ``Class.__init__() got an unexpected keyword 'x'``."""
+    import inspect
+    import re
+
+    from torchmusic.recommend import recommender_class
+
+    found = re.search(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", str(exc))
+    if not found:
+        return f"invalid settings for the {kind!r} recommender: {exc}"
+    owner, name = found.groups()
+    cls = recommender_class(kind)
+    if owner != cls.__name__:  # a nested model's settings (the hybrid's cf_config)
+        return (
+            f"{name!r} is not a setting of {owner} (inside the {kind!r} recommender); "
+            "check the nested section's keys in configs/lastfm.yaml"
+        )
+    valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self",)]
+    valid = [p for p in valid if not p.startswith("_")]
+    return (
+        f"--{kind}.{name}: {name!r} is not a setting of the {kind!r} recommender; "
+        f"expected one of {valid}"
+    )
 
 
 def _table(recs: list[Any], header: str) -> str:

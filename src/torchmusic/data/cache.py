@@ -21,6 +21,7 @@ are plain ``.npy`` files read with ``allow_pickle=False``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -124,7 +125,14 @@ def stat_key(path: str | os.PathLike[str]) -> tuple[str, int, int]:
         st = os.stat(path)
     except FileNotFoundError:
         raise AudioFileError(f"audio file {str(path)!r} does not exist") from None
-    return str(Path(path).resolve()), st.st_size, st.st_mtime_ns
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise AudioFileError(
+                f"audio file {str(path)!r} is a symbolic link that loops; expected a link "
+                "to an audio file"
+            ) from None
+        raise AudioFileError(f"audio file {str(path)!r} cannot be read: {exc.strerror}") from None
+    return os.path.realpath(path), st.st_size, st.st_mtime_ns
 
 
 def is_settled(mtime_ns: int) -> bool:

@@ -174,6 +174,41 @@ def collect_inputs(
     return inputs, missing
 
 
+def check_output_folder(
+    path: str | os.PathLike[str] | None, *, what: str = "output folder"
+) -> Path | None:
+    """``path`` as a Path if it can be an output folder: absent (it will be made) or a
+    folder. Called before any work, so a typo never costs a finished job.
+
+    Raises
+    ------
+    DataError
+        If ``path`` is an existing file (or a link to one, or a broken link), or a
+        file stands where one of its parent folders should be.
+
+    Examples
+    --------
+    >>> check_output_folder("runs/new")  # doctest: +SKIP
+    PosixPath('runs/new')
+    """
+    if path is None:
+        return None
+    out = Path(path)
+    if out.is_dir():
+        return out
+    if out.exists() or out.is_symlink():
+        raise DataError(
+            f"{what} {str(out)!r} is an existing file; expected a folder (existing or new)"
+        )
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise DataError(
+                f"{what} {str(out)!r}: {str(parent)!r} is a file, not a folder; expected a "
+                "path whose parents are folders"
+            )
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class FailedFile:
     """A file that could not be processed, and why."""

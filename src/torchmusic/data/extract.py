@@ -32,7 +32,12 @@ from torchmusic.data.cache import (
     is_settled,
     stat_key,
 )
-from torchmusic.data.discover import AUDIO_EXTENSIONS, FailedFile, collect_inputs
+from torchmusic.data.discover import (
+    AUDIO_EXTENSIONS,
+    FailedFile,
+    check_output_folder,
+    collect_inputs,
+)
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.features.config import FeatureConfig
 
@@ -230,6 +235,7 @@ def extract_features(
         not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
     ):
         raise ParameterError(f"workers={workers!r} must be a positive integer or None")
+    check_output_folder(out_dir)
     t0 = time.perf_counter()
     inputs, missing = collect_inputs(paths_or_folders, extensions=extensions)
     if not inputs and not missing:

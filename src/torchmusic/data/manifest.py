@@ -9,6 +9,7 @@ in CSV/TSV (``"rock;live"``), a list in JSON Lines (``["rock", "live"]``).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 import torch
 
+from torchmusic.data.textfile import read_text
 from torchmusic.data.tracks import Track, TrackDataset, _preview
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.features.config import FeatureConfig
@@ -38,18 +40,23 @@ def read_manifest(
     rows : list of (int, dict)
         ``(line number, row)``, so errors can point at the line.
 
+    The text may be UTF-8 (with or without a byte-order mark), UTF-16 / UTF-32 with
+    a byte-order mark, or Latin-1 (the fallback when it is not UTF-8; see
+    :func:`read_text`).
+
     Raises
     ------
     DataError
-        Unknown suffix, unreadable file, or a malformed line (line number given).
+        Unknown suffix, unreadable or binary file, or a malformed line (line number
+        given).
     """
     path = Path(manifest)
     suffix = path.suffix.lower()
     if not path.is_file():
         raise DataError(f"manifest {str(path)!r} does not exist or is not a file")
     if suffix in _CSV_SUFFIXES:
-        # utf-8-sig: spreadsheet programs often prepend a byte-order mark.
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        # Spreadsheet programs save UTF-8 with a byte-order mark, UTF-16 or Latin-1.
+        with io.StringIO(read_text(path), newline="") as f:
             reader = csv.DictReader(f, delimiter=_CSV_SUFFIXES[suffix])
             columns = [c.strip() for c in reader.fieldnames or []]
             reader.fieldnames = columns
@@ -67,7 +74,7 @@ def read_manifest(
     if suffix in _JSONL_SUFFIXES:
         columns_seen: dict[str, None] = {}
         rows = []
-        with open(path, encoding="utf-8") as f:
+        with io.StringIO(read_text(path)) as f:
             for line_no, line in enumerate(f, start=1):
                 if not line.strip():
                     continue

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from torchmusic.data.textfile import read_text
 from torchmusic.data.tracks import Track, TrackDataset, _preview
 from torchmusic.errors import DataError, ParameterError
 
@@ -35,10 +36,9 @@ def read_split_list(path: str | os.PathLike[str]) -> list[str]:
     ['blues/blues.00029.wav']
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"split list {str(path)!r} does not exist") from None
+    if not path.is_file():
+        raise DataError(f"split list {str(path)!r} does not exist")
+    text = read_text(path, what="split list")  # UTF-8, UTF-16 with a BOM or Latin-1
     entries: list[str] = []
     for line in text.splitlines():
         entry = line.strip().replace("\\", "/")

@@ -241,19 +241,47 @@ def _read_lines(path: Path) -> list[str]:
     return [line.rstrip("\r\n") for line in out]
 
 
+_INT64_MAX = np.iinfo(np.int64).max
+
+
 def _int_table(path: Path, n_cols: int) -> np.ndarray:
-    """Integer columns of a tab-separated file, skipping a header line if present."""
+    """Integer columns of a tab-separated file, skipping a header line if present.
+
+    Every line is checked on its own, so a bad one is named by its line number: fewer
+    than ``n_cols`` cells, a cell that is not a non-negative integer, or a number
+    too large for 64 bits (a 20-digit play count).
+    """
     lines = _read_lines(path)
+    first = 1
     if lines and not lines[0].split("\t")[0].strip().isdigit():
-        lines = lines[1:]  # header ("userID\tartistID..." or "//userID...")
-    try:
-        rows = [line.split("\t")[:n_cols] for line in lines if line.strip()]
-        table = np.array(rows, dtype=np.int64).reshape(-1, n_cols)
-    except ValueError as exc:
-        raise DataError(
-            f"{path} is malformed: expected {n_cols} tab-separated integer columns ({exc})"
-        ) from exc
-    return table
+        lines, first = lines[1:], 2  # header ("userID\tartistID..." or "//userID...")
+    rows: list[list[int]] = []
+    for line_no, line in enumerate(lines, first):
+        if not line.strip():
+            continue
+        cells = line.split("\t")
+        if len(cells) < n_cols:
+            raise DataError(
+                f"{path} is malformed: line {line_no} has {len(cells)} tab-separated "
+                f"column(s); expected {n_cols} integers, got {line[:80]!r}"
+            )
+        row = []
+        for cell in cells[:n_cols]:
+            text = cell.strip()
+            if not text.isdigit():
+                raise DataError(
+                    f"{path} is malformed: line {line_no}: {text[:40]!r} is not a non-negative "
+                    f"integer; expected {n_cols} tab-separated integer columns"
+                )
+            value = int(text)
+            if value > _INT64_MAX:
+                raise DataError(
+                    f"{path} is malformed: line {line_no}: the number {text[:40]} is too large; expected an "
+                    f"integer below 2**63 ({_INT64_MAX})"
+                )
+            row.append(value)
+        rows.append(row)
+    return np.array(rows, dtype=np.int64).reshape(-1, n_cols)
 
 
 def _id_name_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -266,6 +294,10 @@ def _id_name_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
             raise DataError(f"{path}:{n} is malformed: expected 'id<TAB>name', got {line!r}")
         if len(parts) < 2:
             raise DataError(f"{path}:{n} is malformed: expected 'id<TAB>name', got {line!r}")
+        if int(parts[0]) > _INT64_MAX:
+            raise DataError(
+                f"{path}:{n}: the id {parts[0][:40]} is too large; expected below 2**63"
+            )
         ids.append(int(parts[0]))
         names.append(parts[1])
     return np.array(ids, dtype=np.int64), np.array(names, dtype=str)

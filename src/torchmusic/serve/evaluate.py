@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from torchmusic import audio
 from torchmusic.data import ClassFolderDataset, ManifestDataset, Track, TrackDataset
 from torchmusic.data import apply_split_lists as _apply_split_lists
+from torchmusic.data.discover import check_output_folder
 from torchmusic.errors import DataError, ParameterError, TorchMusicError
 from torchmusic.features.config import FeatureConfig
 from torchmusic.metrics import multi_label_metrics, plot_confusion_matrix, single_label_metrics
@@ -382,7 +383,8 @@ def evaluate_model(
         Unusable model file; feature settings that differ from ``features`` (or
         from ``data.features`` of a dataset); data labels the model does not
         know (both label sets named); several labels on a track for a
-        single-label model; an empty split; no readable track at all.
+        single-label model; an empty split; no readable track at all; an
+        ``out_dir`` that is an existing file (checked before any work).
         A model whose training run saw tracks of the held-out split evaluated
         (unless ``allow_seen_tracks``).
     ParameterError
@@ -408,6 +410,8 @@ def evaluate_model(
     >>> report.track["accuracy"]  # doctest: +SKIP
     0.72
     """
+    # A bad output folder is refused before the work, never after it.
+    check_output_folder(out_dir)
     if isinstance(model_file, Predictor):
         predictor = model_file
     else:
@@ -517,7 +521,12 @@ def evaluate_model(
         skipped=skipped,
     )
     if out_dir is not None:
-        _write_outputs(report, Path(out_dir), labels=labels)
+        try:
+            _write_outputs(report, Path(out_dir), labels=labels)
+        except OSError as exc:
+            raise DataError(
+                f"cannot write the evaluation report to {str(out_dir)!r}: {exc.strerror or exc}"
+            ) from None
     return report
 
 

@@ -36,6 +36,28 @@ def hash_split(name: str, *, seed: int = 0) -> str:
     return "train" if u < 0.8 else "valid" if u < 0.9 else "test"
 
 
+def check_midi_folder(folder: str | os.PathLike[str]) -> Path:
+    """``folder`` as a Path if it is a folder (of MIDI files, or a folk corpus).
+
+    Raises
+    ------
+    DataError
+        A JSB Chorales ``.json`` file (a piano-roll model's data: the message says
+        so), any other file, or a missing folder.
+    """
+    root = Path(folder)
+    if root.is_file() and root.suffix.lower() == ".json":
+        raise DataError(
+            f"{root} is a JSON file (JSB Chorales piano rolls), not a folder of MIDI files: "
+            "train it with --arch pianoroll (token models need a MIDI folder)"
+        )
+    if root.is_file():
+        raise DataError(f"{root} is a file; expected a folder of MIDI files")
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder of MIDI files")
+    return root
+
+
 class MidiCorpus:
     """MIDI files with metadata rows; each row has ``path`` (absolute), ``name``
     (relative to the root) and ``split``, plus any metadata columns.
@@ -74,9 +96,7 @@ class MidiCorpus:
         """
         from torchmusic.symbolic.folk import load_folk_metadata
 
-        root = Path(folder)
-        if not root.is_dir():
-            raise DataError(f"{root}: no such folder of MIDI files")
+        root = check_midi_folder(folder)
         if (root / "metadata.csv").is_file():
             entries = []
             for row in load_folk_metadata(root):

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from torchmusic.data.discover import check_output_folder
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.symbolic._mode import FILE_MODE
 from torchmusic.symbolic._parallel import run_jobs
@@ -274,7 +275,7 @@ def build_folk_corpus(
     names = _parse_collections(collections)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ParameterError(f"limit={limit!r} must be a positive int or None")
-    out = Path(out)
+    out = check_output_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     root = corpus_root()
     tunes = [t for name in names for t in subset(scan_collection(name, root=root), limit)]

@@ -189,6 +189,8 @@ def check_run_dir(cfg: Any, run_dir: Path) -> Path | None:
     ParameterError
         Resuming with settings that differ from the run's (the message lists them).
     """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DataError(f"run folder {str(run_dir)!r} is an existing file; expected a folder")
     last = run_dir / "checkpoints" / LAST_CKPT
     if not cfg.resume:
         if last.exists():

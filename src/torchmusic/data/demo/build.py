@@ -29,6 +29,7 @@ from torchmusic.data.demo.tunes import (
     music21_version,
     scan_tunes,
 )
+from torchmusic.data.discover import check_output_folder
 from torchmusic.errors import DataError, ParameterError
 
 # Bump when a change makes existing clips stale (it is part of every file name).
@@ -235,6 +236,7 @@ def build_demo_corpus(
     (10, 'reel')
     """
     tune_types = _validate(per_class, tune_types, seed, sample_rate, clip_seconds, workers)
+    check_output_folder(out_dir)
     fluidsynth = find_fluidsynth()
     soundfont_path = find_soundfont(soundfont)
     out_dir = Path(out_dir)

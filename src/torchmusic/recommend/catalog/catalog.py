@@ -204,6 +204,12 @@ class Catalog:
         """Whether the folder holds a catalog database."""
         return self.db_path.is_file()
 
+    def require(self) -> Catalog:
+        """``self`` if the folder holds a catalog (:class:`DataError` "no catalog at
+        ..." otherwise): for commands that only read one."""
+        self._connection()
+        return self
+
     def _connection(self, *, create: bool = False) -> sqlite3.Connection:
         # SQLite connections must not cross fork(): reconnect in a child process.
         if self._conn is None or self._pid != os.getpid():
@@ -431,18 +437,23 @@ class Catalog:
         [(1, PosixPath('/home/me/music/a.ogg'))]
         """
         from torchmusic.embed.embedders import get_embedder
-        from torchmusic.embed.tracks import iter_embeddings
+        from torchmusic.embed.tracks import _check_workers, iter_embeddings
 
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ParameterError(f"batch_size={batch_size!r} must be a positive integer")
+        _check_workers(workers)
         if embedder is None:
             emb = self.embedder(device=device)
         else:
             emb = get_embedder(embedder, device=device)
-        conn = self._connection(create=True)
-        self._check_model(conn, emb.info)  # fail before embedding anything
+        # Every argument is checked before the catalog is created: a rejected command
+        # never leaves an empty catalog behind.
         inputs, missing = collect_inputs(paths, extensions=extensions)
         report = AddReport(failed=[FailedFile(p, "no such file or folder") for p in missing])
+        if not inputs and not self.exists:
+            return report
+        conn = self._connection(create=True)
+        self._check_model(conn, emb.info)  # fail before embedding anything
         names = dict(inputs)
         seen: dict[str, int] = {}
         bar = tqdm(total=len(inputs), desc="catalog add", unit="file", disable=not progress)
@@ -729,7 +740,8 @@ class Catalog:
         query : int, str, os.PathLike or np.ndarray
             A track id (int or digit string), an audio file (embedded with the
             catalog's model, or looked up when its content is in the catalog), or
-            an embedding ``(dim,)``.
+            an embedding ``(dim,)``. A digit string is read by the rule of
+            :meth:`resolve_query` (the track id wins over a file of that name).
         k : int
             Number of neighbours (fewer when the catalog is smaller).
         exclude_self : bool
@@ -782,14 +794,53 @@ class Catalog:
                 logger.info("could not save the rebuilt index: %s", exc)
         return found
 
+    def resolve_query(self, query: str) -> tuple[int | Path, str | None]:
+        """What a command-line QUERY names: a track id or an audio file, and a note
+        saying which reading was chosen when both were possible (None otherwise).
+
+        The rule: a string of digits is a track id when the catalog holds that id
+        (even if a file of that name exists: write ``./1`` to query that file); it
+        is a file only when the catalog has no such id and the file exists. Any
+        other string is a file.
+
+        Raises
+        ------
+        DataError
+            No catalog; digits that are neither a track id nor an existing file.
+
+        Examples
+        --------
+        >>> Catalog("cat").resolve_query("3")  # doctest: +SKIP
+        (3, None)
+        """
+        conn = self._connection()
+        if not query.isdigit():
+            return Path(query), None
+        track_id = int(query)
+        is_file = Path(query).is_file()
+        if store.get_rows(conn, [track_id]):
+            note = (
+                f"{query!r} is track id {track_id}; a file named {query!r} exists too: "
+                f"write ./{query} to query the file"
+            )
+            return track_id, note if is_file else None
+        if is_file:
+            return Path(query), (
+                f"no track id {track_id} in catalog {str(self.root)!r}: querying the file {query!r}"
+            )
+        raise DataError(
+            f"query {query!r}: no track with id {track_id} in catalog {str(self.root)!r} and "
+            "no file of that name; expected a track id or an audio file"
+        )
+
     def _query_vector(
         self, conn: sqlite3.Connection, query: Any, model: ModelInfo, *, device: str
     ) -> tuple[np.ndarray, int | None]:
         if isinstance(query, np.ndarray):
             return _unit_rows(query, model.dim, what="query embedding")[0], None
+        if isinstance(query, str) and query.isdigit():
+            query, _ = self.resolve_query(query)  # the rule of resolve_query
         if isinstance(query, int | np.integer) and not isinstance(query, bool):
-            track_id = int(query)
-        elif isinstance(query, str) and query.isdigit() and not Path(query).exists():
             track_id = int(query)
         else:
             path = Path(os.fspath(query)).expanduser()

@@ -179,8 +179,9 @@ class LMData(pl.LightningDataModule):
             )
         for split in ("train", "valid"):
             if split not in self.parts:
+                what = "validation" if split == "valid" else "training"
                 raise DataError(
-                    f"{cfg.data!r} has no {split} pieces (after skipping unreadable files); "
+                    f"{cfg.data!r} has no {what} pieces (after skipping unreadable files); "
                     "a MIDI folder is split 80/10/10 by file name: add files, or build a "
                     "corpus with metadata.csv"
                 )

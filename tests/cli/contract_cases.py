@@ -1,0 +1,359 @@
+"""The table of the bad-input contract (issue 10): zoo case x command -> what must happen.
+
+Each :class:`Case` runs one command line in-process (``torchmusic.cli.main.main``)
+on an entry of the zoo (:mod:`contract_zoo`) and states the contract:
+
+- ``exit``: the exit status (non-zero, or 0 for a batch job told
+  ``--allow-failures`` / for input that must be accepted, such as 5.1 audio);
+- ``message``: a regular expression that stderr must match (one line naming the
+  file or value and what was expected);
+- ``produced``: paths that must exist afterwards (good items of the same batch
+  were still processed) and ``stdout``: a pattern stdout must match;
+- ``unchanged``: paths (catalogs, run folders, output files) whose bytes must be
+  identical before and after (a path absent before must still be absent).
+
+"Traceback" never appears in stderr, whatever the case. ``test_contract.py`` runs
+the table under pytest; ``contract_table.py`` prints it as markdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import os
+import re
+import shutil
+import traceback
+from pathlib import Path
+
+from contract_zoo import build_zoo, snapshot
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    case: str  # the zoo entry (a row of the table)
+    command: str  # the command (a column of the table)
+    argv: tuple[str, ...]  # with {placeholders}: zoo names, {tmp}, {catalog}
+    exit: int
+    message: str | None = None  # regex on stderr
+    unchanged: tuple[str, ...] = ()
+    produced: tuple[str, ...] = ()
+    stdout: str | None = None  # regex on stdout
+    cwd_files: tuple[tuple[str, str], ...] = ()  # (name in cwd, zoo entry copied there)
+
+    @property
+    def id(self) -> str:
+        return f"{self.command}:{self.case}".replace(" ", "_")
+
+
+def C(case, command, argv, exit, message=None, **kw) -> Case:
+    return Case(case, command, tuple(argv.split()), exit, message, **kw)
+
+
+Q = "--no-progress"
+FEAT = f"--cache-dir {{tmp}}/cache --workers 1 {Q}"
+BAD_AUDIO = r"zero\.wav: .*empty"
+NEW = "{tmp}/new"  # an output path that must not exist after a refused command
+
+CASES: list[Case] = [
+    # -- features: a batch job --------------------------------------------------------
+    C("audio zoo (bad + good + 5.1 + 8/96 kHz + unicode)", "features",
+      f"features {{audio_dir}} --out {{tmp}}/f {FEAT}", 1, BAD_AUDIO,
+      produced=("{tmp}/f/good.npy", "{tmp}/f/Café del mar – take 2.npy", "{tmp}/f/surround51.npy",
+                "{tmp}/f/rate96k.npy", "{tmp}/f/rate8k.npy")),
+    C("audio zoo, --allow-failures", "features",
+      f"features {{audio_dir}} --out {{tmp}}/f {FEAT} --allow-failures", 0,
+      r"(?s)random\.wav: .*not a recognised audio file.*truncated\.wav", produced=("{tmp}/f/good.npy",)),
+    C("NaN / Inf samples", "features", f"features {{nan}} {{inf}} {{good}} --out {{tmp}}/f {FEAT}", 1,
+      r"(?s)nan\.wav: .*NaN.*inf\.wav", produced=("{tmp}/f/good.npy",)),
+    C("truncated / over-claiming WAV, PNG as .wav", "features",
+      f"features {{truncated}} {{overclaim}} {{png}} {{good}} --out {{tmp}}/f {FEAT}", 1,
+      r"(?s)truncated\.wav: .*overclaim\.wav: .*truncated.*picture\.wav: .*not a recognised",
+      produced=("{tmp}/f/good.npy",)),
+    C("symlink loop in the folder", "features", f"features {{loop_dir}} --out {{tmp}}/f {FEAT}", 1,
+      r"a\.wav.*[Ss]ymbolic link that loops", produced=("{tmp}/f/ok.npy",)),
+    C("directory named x.wav", "features", f"features {{dir}} {{good}} --out {{tmp}}/f {FEAT}", 0,
+      None, produced=("{tmp}/f/good.npy",)),
+    C("existing file as --out", "features", f"features {{good}} --out {{existing_file}} {FEAT}", 1,
+      r"existing\.txt' is an existing file; expected a folder", unchanged=("{existing_file}",)),
+    # -- predict: a batch job ---------------------------------------------------------
+    C("audio zoo (bad + good + 5.1 + 8/96 kHz + unicode)", "predict",
+      f"predict --model {{classifier}} {{audio_dir}} {Q}", 1, BAD_AUDIO,
+      stdout=r"(?s)Café del mar – take 2\.wav.*good\.wav.*rate96k\.wav.*surround51\.wav"),
+    C("audio zoo, --allow-failures", "predict",
+      f"predict --model {{classifier}} {{audio_dir}} {Q} --allow-failures", 0, BAD_AUDIO,
+      stdout=r"good\.wav"),
+    C("symlink loop in the folder", "predict", f"predict --model {{classifier}} {{loop_dir}} {Q}", 1,
+      r"b\.wav.*[Ss]ymbolic link", stdout=r"ok\.wav"),
+    C("pickled model file (.pt)", "predict", f"predict --model {{pickle_pt}} {{good}} {Q}", 1,
+      r"model\.pt is a pickled PyTorch file"),
+    C("pickled model file (.safetensors)", "predict", f"predict --model {{pickle_st}} {{good}} {Q}", 1,
+      r"pickled\.safetensors is a pickled"),
+    C("truncated model file", "predict", f"predict --model {{truncated_model}} {{good}} {Q}", 1,
+      r"truncated\.safetensors is not a safetensors file or is truncated"),
+    C("model file of the wrong kind", "predict", f"predict --model {{generator}} {{good}} {Q}", 1,
+      r"generator\.safetensors is a generator model file .* not a classifier"),
+    C("model file of the wrong kind (recommender)", "predict",
+      f"predict --model {{recommender}} {{good}} {Q}", 1, r"is a recommender file"),
+    # -- evaluate ---------------------------------------------------------------------
+    C("manifest in Latin-1", "evaluate", f"evaluate {{classifier}} --data {{manifest_latin1}} {Q}", 0,
+      None, stdout=r"kick"),
+    C("manifest in UTF-16", "evaluate", f"evaluate {{classifier}} --data {{manifest_utf16}} {Q}", 0,
+      None, stdout=r"snare"),
+    C("manifest of binary bytes", "evaluate",
+      f"evaluate {{classifier}} --data {{manifest_undecodable}} {Q}", 1,
+      r"binary\.csv' is not text: byte \d+ is 0x00.*expected a UTF-8, UTF-16"),
+    C("manifest with a ragged row", "evaluate", f"evaluate {{classifier}} --data {{manifest_ragged}} {Q}",
+      1, r"ragged\.csv: line 3 has more cells than the header"),
+    C("manifest missing the label column", "evaluate",
+      f"evaluate {{classifier}} --data {{manifest_missing_col}} {Q}", 1,
+      r"nolabel\.csv' lacks column\(s\) \['label'\]"),
+    C("manifest with unknown labels", "evaluate",
+      f"evaluate {{classifier}} --data {{manifest_unknown_label}} {Q}", 1, r"\['kazoo'\].*does not know"),
+    C("manifest naming a zero-byte file", "evaluate",
+      f"evaluate {{classifier}} --data {{manifest_badfile}} {Q}", 1, r"1 file\(s\) skipped.*\n.*zero\.wav",
+      stdout=r"kick"),
+    C("existing file as --out", "evaluate",
+      f"evaluate {{classifier}} --data {{manifest_good}} --out {{existing_file}} {Q}", 1,
+      r"existing\.txt' is an existing file; expected a folder", unchanged=("{existing_file}",)),
+    C("model file of the wrong kind", "evaluate", f"evaluate {{generator}} --data {{manifest_good}} {Q}",
+      1, r"not a classifier model file"),
+    C("pickled model file (.pt)", "evaluate", f"evaluate {{pickle_pt}} --data {{manifest_good}} {Q}", 1,
+      r"model\.pt is a pickled"),
+    # -- embed / catalog --------------------------------------------------------------
+    C("audio zoo (bad + good + 5.1 + 8/96 kHz + unicode)", "embed",
+      f"embed {{audio_dir}} --model mfcc --catalog {{tmp}}/cat --workers 1 {Q}", 1, BAD_AUDIO,
+      produced=("{tmp}/cat/catalog.sqlite",), stdout=r"[5-9] track\(s\) added"),
+    C("symlink loop in the folder", "embed",
+      f"embed {{loop_dir}} --model mfcc --catalog {{tmp}}/cat --workers 1 {Q}", 1,
+      r"a\.wav.*[Ss]ymbolic link", stdout=r"1 track\(s\) added"),
+    C("existing file as --out", "embed",
+      f"embed {{good}} --model mfcc --catalog {{existing_file}} {Q}", 1,
+      r"existing\.txt' exists and is not a folder", unchanged=("{existing_file}",)),
+    C("pickled model file (.pt)", "embed", f"embed {{good}} --model {{pickle_pt}} --catalog {NEW} {Q}", 1,
+      r"model\.pt is a pickled", unchanged=(NEW,)),
+    C("model file of the wrong kind", "embed",
+      f"embed {{good}} --model {{generator}} --catalog {NEW} {Q}", 1, r"generator model file",
+      unchanged=(NEW,)),
+    C("bad argument (--workers -1)", "embed",
+      f"embed {{good}} --model mfcc --catalog {NEW} --workers -1 {Q}", 1, r"workers=-1",
+      unchanged=(NEW,)),
+    C("missing input path", "embed", f"embed {{tmp}}/nothing --model mfcc --catalog {NEW} {Q}", 1,
+      r"nothing: no such file or folder", unchanged=(NEW,)),
+    C("audio zoo (bad + good + 5.1 + 8/96 kHz + unicode)", "catalog add",
+      f"catalog add {{audio_dir}} -c {{tmp}}/cat --model mfcc --workers 1 {Q}", 1, BAD_AUDIO,
+      stdout=r"track\(s\) added"),
+    C("existing file as --out", "catalog add", f"catalog add {{good}} -c {{existing_file}} {Q}", 1,
+      r"exists and is not a folder", unchanged=("{existing_file}",)),
+    C("mistyped catalog path", "catalog add", f"catalog add {{good}} -c {{typo_catalog}} {Q}", 1,
+      r"catalgo", unchanged=("{typo_catalog}",)),
+    C("pickled model file (.pt)", "catalog add",
+      f"catalog add {{good}} -c {{catalog}} --model {{pickle_pt}} {Q}", 1, r"model\.pt is a pickled",
+      unchanged=("{catalog}",)),
+    C("model file of the wrong kind", "catalog add",
+      f"catalog add {{good}} -c {{catalog}} --model {{classifier}} {Q}", 1,
+      r"embeddings of dim 4 \(classifier:simple_cnn.*cannot join catalog", unchanged=("{catalog}",)),
+    C("mistyped catalog path", "catalog info", "catalog info -c {typo_catalog}", 1,
+      r"no catalog at '.*catalgo'", unchanged=("{typo_catalog}",)),
+    C("existing file as --out", "catalog info", "catalog info -c {existing_file}", 1,
+      r"exists and is not a folder", unchanged=("{existing_file}",)),
+    C("mistyped catalog path", "catalog remove", "catalog remove 1 -c {typo_catalog}", 1,
+      r"no catalog at '.*catalgo'", unchanged=("{typo_catalog}",)),
+    C("unknown track id", "catalog remove", "catalog remove 999 -c {catalog}", 1,
+      r"no such track\(s\): 999", unchanged=("{catalog}",)),
+    C("mistyped catalog path", "catalog reindex", "catalog reindex -c {typo_catalog}", 1,
+      r"no catalog at '.*catalgo'", unchanged=("{typo_catalog}",)),
+    C("mistyped catalog path", "similar", "similar 1 -c {typo_catalog}", 1, r"no catalog at '.*catalgo'",
+      unchanged=("{typo_catalog}",)),
+    C("PNG renamed .wav as the query", "similar", "similar {png} -c {catalog}", 1,
+      r"picture\.wav': not a recognised audio file", unchanged=("{catalog}",)),
+    C("zero-byte query", "similar", "similar {zero} -c {catalog}", 1, r"zero\.wav': file is empty",
+      unchanged=("{catalog}",)),
+    C("6-channel (5.1) query", "similar", "similar {six} -c {catalog}", 0, None,
+      stdout=r"nearest tracks to .*surround51\.wav"),
+    C("'1': a track id and a file", "similar", "similar 1 -c {catalog}", 0,
+      r"'1' is track id 1; a file named '1' exists too: write \./1", cwd_files=(("1", "good"),),
+      stdout=r"nearest tracks to 1"),
+    C("'99': a file, no such track id", "similar", "similar 99 -c {catalog}", 0,
+      r"no track id 99 in catalog .*: querying the file '99'", cwd_files=(("99", "good"),)),
+    C("'99': neither track id nor file", "similar", "similar 99 -c {catalog}", 1,
+      r"query '99': no track with id 99 .* and no file of that name", unchanged=("{catalog}",)),
+    # -- recommend / train recommend --------------------------------------------------
+    C("pickled model file (.pt)", "recommend", "recommend --model {pickle_pt} --user 1", 1,
+      r"model\.pt is a pickled"),
+    C("truncated model file", "recommend", "recommend --model {truncated_model} --user 1", 1,
+      r"truncated\.safetensors is not a safetensors file"),
+    C("model file of the wrong kind", "recommend", "recommend --model {classifier} --user 1", 1,
+      r"classifier\.safetensors is an audio classifier model file .* not a recommender"),
+    C("20-digit play count", "train recommend",
+      f"train recommend --data {{lastfm_bigplay}} --arch popularity --out {NEW}", 1,
+      r"user_artists\.dat is malformed: line 7: the number 99999999999999999999 is too large", unchanged=(NEW,)),
+    C("2-column listening row", "train recommend",
+      f"train recommend --data {{lastfm_twocol}} --arch popularity --out {NEW}", 1,
+      r"user_artists\.dat is malformed: line 7 has 2 tab-separated column\(s\); expected 3",
+      unchanged=(NEW,)),
+    C("--itemknn.neighbors -5", "train recommend",
+      f"train recommend --data {{lastfm_good}} --arch itemknn --itemknn.neighbors -5 --out {NEW}", 1,
+      r"--itemknn\.neighbors=-5 must be a positive int", unchanged=(NEW,)),
+    C("--itemknn.neighbors for the hybrid", "train recommend",
+      f"train recommend --data {{lastfm_good}} --itemknn.neighbors 5 --out {NEW}", 1,
+      r"--itemknn\.neighbors: a setting of the 'itemknn' recommender, but --arch is 'hybrid'",
+      unchanged=(NEW,)),
+    C("misspelt setting", "train recommend",
+      f"train recommend --data {{lastfm_good}} --arch itemknn --neighbours 5 --out {NEW}", 1,
+      r"'neighbours' is not a setting of the 'itemknn' recommender; expected one of \['neighbors'",
+      unchanged=(NEW,)),
+    # -- training (argument and data validation only) --------------------------------
+    C("--resume on a mistyped run folder", "train classify",
+      f"train classify --data {{manifest_good}} --out {NEW} --resume", 1, r"no run to resume in",
+      unchanged=(NEW,)),
+    C("existing file as --out", "train classify",
+      "train classify --data {manifest_good} --out {existing_file}", 1,
+      r"existing\.txt' is an existing file; expected a folder", unchanged=("{existing_file}",)),
+    C("--resume on a mistyped run folder", "train embed",
+      f"train embed --data {{audio_dir}} --out {NEW} --resume", 1, r"no run to resume in",
+      unchanged=(NEW,)),
+    C("existing file as --out", "train embed", "train embed --data {audio_dir} --out {existing_file}",
+      1, r"existing\.txt' is an existing file", unchanged=("{existing_file}",)),
+    C("JSB .json with a token model", "train lm",
+      f"train lm --data {{jsb}} --arch lstm --out {NEW}", 1,
+      r"jsb\.json is a JSON file .* train it with --arch pianoroll", unchanged=(NEW,)),
+    C("a MIDI file instead of a folder", "train lm",
+      f"train lm --data {{midi_random}} --arch lstm --out {NEW}", 1,
+      r"random\.mid is a file; expected a folder of MIDI files", unchanged=(NEW,)),
+    C("--resume on a mistyped run folder", "train lm",
+      f"train lm --data {{midi_dir}} --arch lstm --out {NEW} --resume", 1, r"no run to resume in",
+      unchanged=(NEW,)),
+    C("existing file as --out", "train lm", "train lm --data {midi_dir} --out {existing_file}", 1,
+      r"existing\.txt' is an existing file", unchanged=("{existing_file}",)),
+    # -- generation -------------------------------------------------------------------
+    C("random-byte MIDI as --prime", "generate",
+      f"generate --model folk --prime {{midi_random}} --out {NEW} --no-wav --no-png -n 1 --bars 1", 1,
+      r"random\.mid is not a readable MIDI file", unchanged=(NEW,)),
+    C("drums-only MIDI as --prime", "generate",
+      f"generate --model folk --prime {{midi_drums}} --out {NEW} --no-wav --no-png -n 1 --bars 1", 1,
+      r"drums\.mid has only drum tracks; expected pitched notes", unchanged=(NEW,)),
+    C("existing file as --out", "generate",
+      "generate --model folk --out {existing_file} --no-wav --no-png -n 1 --bars 1", 1,
+      r"--out '.*existing\.txt' is an existing file", unchanged=("{existing_file}",)),
+    C("pickled model file (.pt)", "generate", f"generate --model {{pickle_pt}} --out {NEW} -n 1", 1,
+      r"model\.pt is a pickled", unchanged=(NEW,)),
+    C("model file of the wrong kind", "generate", f"generate --model {{classifier}} --out {NEW} -n 1",
+      1, r"not a generator model file", unchanged=(NEW,)),
+    C("model file of the wrong kind", "interpolate",
+      f"interpolate {{generator}} {{midi_random}} {{midi_drums}} --out {NEW}", 1,
+      r"generator\.safetensors is a 'tokens' generator .* needs a 'vae' model", unchanged=(NEW,)),
+    C("truncated model file", "interpolate",
+      f"interpolate {{truncated_model}} {{midi_random}} {{midi_drums}} --out {NEW}", 1,
+      r"truncated\.safetensors is not a safetensors file", unchanged=(NEW,)),
+    C("existing file as --out", "interpolate",
+      "interpolate {generator} {midi_random} {midi_drums} --out {existing_file}", 1,
+      r"existing\.txt' is an existing file", unchanged=("{existing_file}",)),
+    # -- datasets / demo --------------------------------------------------------------
+    C("random bytes as --soundfont", "datasets build demo",
+      f"datasets build demo --soundfont {{random_wav}} --out {NEW} --per-class 1 {Q}", 1,
+      r"random\.wav' is not a SoundFont .*expected a General MIDI \.sf2", unchanged=(NEW,)),
+    C("existing file as --out", "datasets build demo",
+      f"datasets build demo --out {{existing_file}} --per-class 1 {Q}", 1,
+      r"existing\.txt' is an existing file", unchanged=("{existing_file}",)),
+    C("existing file as --out", "datasets build folk",
+      f"datasets build folk --out {{existing_file}} --limit 1 {Q}", 1,
+      r"existing\.txt' is an existing file", unchanged=("{existing_file}",)),
+    C("--epochs 0", "demo", f"demo --epochs 0 --out {NEW} {Q}", 1, r"--epochs 0: expected a positive",
+      unchanged=(NEW,)),
+    C("existing file as --out", "demo", f"demo --out {{existing_file}} {Q}", 1,
+      r"--out '.*existing\.txt' is an existing file", unchanged=("{existing_file}",)),
+]  # fmt: skip
+
+
+@dataclasses.dataclass
+class Outcome:
+    exit: int | str
+    out: str
+    err: str
+    missing: list[str]  # produced paths that are absent
+    changed: list[str]  # unchanged paths that changed
+
+    @property
+    def traceback(self) -> bool:
+        return "Traceback" in self.err
+
+    def problems(self, case: Case) -> list[str]:
+        found = []
+        if self.exit != case.exit:
+            found.append(f"exit {self.exit}, expected {case.exit}")
+        if case.message and not re.search(case.message, self.err):
+            found.append(f"stderr does not match {case.message!r}")
+        if case.stdout and not re.search(case.stdout, self.out):
+            found.append(f"stdout does not match {case.stdout!r}")
+        if self.traceback:
+            found.append("a traceback in stderr")
+        if self.missing:
+            found.append(f"not produced: {self.missing}")
+        if self.changed:
+            found.append(f"changed: {self.changed}")
+        return found
+
+
+def make_zoo(root: Path) -> dict[str, Path]:
+    """The zoo plus the entries the table names: a folder of all the audio, a MIDI
+    folder, a JSB-style JSON file and a small catalog built with ``mfcc``."""
+    import json
+
+    z = build_zoo(root)
+    z["audio_dir"] = root / "audio"
+    z["midi_dir"] = root / "midi"
+    z["jsb"] = root / "jsb.json"
+    z["jsb"].write_text(json.dumps({"train": [[[60, 64, 67]]], "valid": [], "test": []}))
+    catalog = root / "catalog"
+    code, _, err = run_main(
+        ["embed", str(z["good"]), str(z["unicode"]), str(z["sr96k"]), "--model", "mfcc",
+         "--catalog", str(catalog), "--workers", "1", "--no-progress"]
+    )  # fmt: skip
+    assert code == 0, err
+    z["catalog"] = catalog
+    return z
+
+
+def run_main(argv: list[str]) -> tuple[int | str, str, str]:
+    """``main(argv)`` in this process: (exit status, stdout, stderr). An exception that
+    escapes ``main`` is written to stderr as the traceback a user would see."""
+    from torchmusic.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code: int | str = main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc(file=err)
+            code = "exception"
+    return code, out.getvalue(), err.getvalue()
+
+
+def run_case(case: Case, zoo: dict[str, Path], tmp: Path) -> Outcome:
+    """Run ``case`` with its own scratch folder ``tmp``; the zoo is shared and read-only
+    except for the catalog, which is copied when the case may write to it."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    names = {k: str(v) for k, v in zoo.items()}
+    if any("{catalog}" in a for a in case.argv):
+        names["catalog"] = str(shutil.copytree(zoo["catalog"], tmp / "catalog"))
+    names["tmp"] = str(tmp)
+    argv = [a.format(**names) for a in case.argv]
+    watch = [Path(p.format(**names)) for p in case.unchanged]
+    before = [snapshot(p) for p in watch]
+    cwd = os.getcwd()
+    work = tmp / "cwd"
+    work.mkdir(exist_ok=True)
+    for name, entry in case.cwd_files:
+        shutil.copy(zoo[entry], work / name)
+    os.chdir(work)
+    try:
+        code, out, err = run_main(argv)
+    finally:
+        os.chdir(cwd)
+    missing = [p for p in (q.format(**names) for q in case.produced) if not Path(p).exists()]
+    changed = [str(p) for p, b in zip(watch, before, strict=True) if snapshot(p) != b]
+    return Outcome(code, out, err, missing, changed)
