@@ -277,29 +277,44 @@ class RunFolder:
         ``checkpoints/last.ckpt`` to continue from, None for a fresh run.
     progress : bool
         Progress bars and summaries (False also quiets Lightning's info lines).
+    settings : RunRecipe or None
+        What :meth:`save_config` writes as ``config.yaml``.
     """
 
     path: Path
     resume_from: Path | None
     progress: bool = True
+    settings: Any = None
 
     @property
     def model_file(self) -> Path:
         """Where the exported model file goes (``run_dir/model.safetensors``)."""
         return self.path / MODEL_FILE
 
+    def save_config(self) -> None:
+        """Create the folder and write ``config.yaml`` (global rank 0 only, atomically).
+
+        Called when the run really starts (by :func:`fit`), so a run refused for bad
+        data or settings leaves no folder behind.
+        """
+        if is_global_zero() and self.settings is not None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.settings.to_yaml(self.path / "config.yaml")
+
 
 def start_run(settings: Any, *, default_dir: Path, progress: bool = True) -> RunFolder:
-    """Resolve the run folder, refuse to clobber a run, seed, and save ``config.yaml``.
+    """Resolve the run folder, refuse to clobber a run, and seed everything.
 
     ``settings`` is a validated :class:`~torchmusic.training.recipe.RunRecipe` with
-    absolute paths; its ``out_dir`` is set to the resolved folder. Only the global
-    rank 0 writes ``config.yaml`` (atomically), so DDP processes never race.
+    absolute paths; its ``out_dir`` is set to the resolved folder. Nothing is
+    written yet: :func:`fit` creates the folder and its ``config.yaml`` (see
+    :meth:`RunFolder.save_config`), so a run refused for bad data leaves no trace.
 
     Raises
     ------
     DataError
-        The folder already holds a run and ``settings.resume`` is False.
+        The folder already holds a run and ``settings.resume`` is False, or
+        ``resume`` is asked for a folder that holds no run.
     ParameterError
         Resuming with settings whose :meth:`identity` differs from the run's.
     """
@@ -310,10 +325,7 @@ def start_run(settings: Any, *, default_dir: Path, progress: bool = True) -> Run
     if getattr(settings, "threads", None):
         torch.set_num_threads(settings.threads)
     pl.seed_everything(settings.seed, workers=True, verbose=False)
-    if is_global_zero():
-        run_dir.mkdir(parents=True, exist_ok=True)
-        settings.to_yaml(run_dir / "config.yaml")
-    return RunFolder(run_dir, resume_from, progress)
+    return RunFolder(run_dir, resume_from, progress, settings)
 
 
 def build_trainer(
@@ -475,6 +487,7 @@ def fit(trainer: pl.Trainer, module: pl.LightningModule, run: RunFolder, **data:
     Lightning's configuration errors (e.g. resuming a run that already trained
     more epochs than ``max_epochs``) become a :class:`ParameterError`.
     """
+    run.save_config()
     with quiet_lightning(verbose=run.progress):
         try:
             trainer.fit(module, ckpt_path=run.resume_from, weights_only=True, **data)

@@ -281,6 +281,7 @@ def _train_baseline(cfg: TrainConfig, run: RunFolder) -> TrainResult:
     parts = plan.parts
     if run.progress:
         print("\n" + plan.summary() + "\n" + split_table(parts), file=sys.stderr)
+    run.save_config()
     model_file = fit_baseline(
         parts[TRAIN],
         parts[VALID],
