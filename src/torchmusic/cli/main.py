@@ -190,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--label-column", default=None, help="manifest column with the labels")
     p.add_argument(
+        "--allow-seen-tracks",
+        action="store_true",
+        help="score a held-out split even when the model's training run saw some of its tracks",
+    )
+    p.add_argument(
         "--out", "-o", default=None, metavar="DIR", help="folder for report.json and plots"
     )
     p.add_argument("--hop-seconds", type=float, default=None, help="window hop (default: clip)")
