@@ -193,8 +193,11 @@ def test_missing_soundfont_names_the_apt_packages(
     with pytest.raises(ParameterError, match=r"missing\.sf2"):
         find_soundfont(tmp_path / "missing.sf2")
     fake = tmp_path / "mine.sf2"
-    fake.write_bytes(b"RIFF")
+    fake.write_bytes(b"RIFF")  # not a SoundFont: refused, not silently replaced
     monkeypatch.setenv(render_module.SOUNDFONT_ENV, str(fake))
+    with pytest.raises(ParameterError, match=r"mine\.sf2.*not a SoundFont"):
+        find_soundfont()
+    fake.write_bytes(b"RIFF" + (4).to_bytes(4, "little") + b"sfbk")
     assert find_soundfont() == fake.resolve()
 
 
