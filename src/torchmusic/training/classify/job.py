@@ -99,17 +99,17 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     Returns
     -------
     TrainResult
-        ``model_file`` (``run_dir/model.safetensors``), ``run_dir``, ``metrics``,
-        ``skipped``.
+        The exported model file (``run_dir/model.safetensors``), the run folder,
+        the best checkpoint's figures and the skipped files.
 
     Raises
     ------
     ParameterError
-        Invalid settings, or ``resume`` with settings that differ from the run's.
+        Invalid settings; ``resume`` with settings that differ from the run's.
     DataError
         Bad data (empty folder, a single class, missing labels, no validation
-        tracks, every file undecodable), or a run folder that already holds a run
-        while ``resume`` is False.
+        tracks, every file undecodable); a run folder that already holds a run
+        while ``resume`` is False, or none to resume.
 
     Notes
     -----
