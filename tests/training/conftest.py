@@ -101,6 +101,7 @@ def make_config(feature_cache: Path) -> Callable[..., Any]:
             model_config=dict(TINY_MODELS.get(model, {})),
             feature=dict(TINY_FEATURE),
             clip_seconds=1.0,
+            clips_per_track=1,  # train classify's default is 4
             batch_size=4,
             max_epochs=1,
             out_dir=str(out),
@@ -122,6 +123,7 @@ def tiny_cli_args() -> Callable[[str], list[str]]:
 
     def args_for(model: str = "shortchunk") -> list[str]:
         args = ["--clip_seconds", "1.0", "--batch_size", "4", "--log_every_n_steps", "1"]
+        args += ["--clips_per_track", "1"]  # train classify's default is 4
         for key, value in TINY_FEATURE.items():
             args += [f"--feature.{key}", str(value)]
         for key, value in TINY_MODELS[model].items():

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from torchmusic.errors import DataError, ParameterError
+from torchmusic.training.classify.settings import DEFAULT_AUGMENT, MODEL_DEFAULTS
 from torchmusic.training.config import AUGMENT_DEFAULTS, TrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,13 +34,27 @@ def test_overrides_parse_types_and_dotted_keys():
     )  # fmt: skip
     assert cfg.max_epochs == 5 and isinstance(cfg.max_epochs, int)
     assert cfg.lr == 0.01
-    assert cfg.augment == {**AUGMENT_DEFAULTS, "mixup": 0.2}
+    # Dotted overrides change one key of the defaults.
+    assert cfg.augment == {**DEFAULT_AUGMENT, "mixup": 0.2}
     assert cfg.feature == {"kind": "logmel", "n_mels": 64}
-    assert cfg.model_config == {"dropout": 0.3}
+    assert cfg.model_config == {**MODEL_DEFAULTS["shortchunk"], "dropout": 0.3}
     assert cfg.split_lists == {"train": "train.txt"}
     assert cfg.devices == [0, 1]
     assert cfg.multi_label is None
     assert cfg.deterministic is True and cfg.test_after_fit is False
+
+
+def test_default_recipe_and_what_a_given_mapping_means():
+    # No model_config: the architecture's CPU-sized defaults, resolved by validate().
+    for model, defaults in MODEL_DEFAULTS.items():
+        assert TrainConfig(data="x", model=model).validate().model_config == defaults
+    # model_config: {} is the architecture's own class defaults.
+    assert TrainConfig(data="x", model_config={}).validate().model_config == {}
+    cfg = TrainConfig(data="x")
+    assert cfg.augment == DEFAULT_AUGMENT and cfg.clips_per_track == 4
+    # A given augment mapping replaces the default: what it leaves out is off.
+    cfg = TrainConfig.from_dict({"augment": {"mixup": 0.1}})
+    assert cfg.augment == {**AUGMENT_DEFAULTS, "mixup": 0.1}
 
 
 def test_int_widens_to_float_and_numbers_to_text():

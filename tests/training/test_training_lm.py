@@ -192,3 +192,63 @@ def test_config_sources_and_checks(tmp_path):
         LMTrainConfig(data="x", model="pianoroll").validate()
     with pytest.raises(ParameterError, match=r"vocab_size is set from the tokenizer"):
         LMTrainConfig(data="x", model_config={"vocab_size": 3}).validate()
+
+
+def test_default_transformer_is_sized_to_the_data_and_the_budget(monkeypatch):
+    from torchmusic.training.lm import job
+
+    smallest, largest_fitting = job.AUTO_SIZES[0], (8, 512)
+    cfg = LMTrainConfig(data="x")  # no budget: the data decides
+    config, info = job.auto_model_config(cfg, train_tokens=1_000, vocab_size=300)
+    assert (config["n_layer"], config["n_embd"]) == smallest[:2]
+    config, info = job.auto_model_config(cfg, train_tokens=10_000_000, vocab_size=300)
+    assert (config["n_layer"], config["n_embd"]) == largest_fitting
+    assert "predicted_steps" not in info
+
+    # With max_minutes, the timed probe of the smallest size decides.
+    timed = LMTrainConfig(data="x", max_minutes=1.0, threads=1, accelerator="cpu")
+    monkeypatch.setattr(job, "seconds_per_step", lambda *a, **k: 1.0)  # 51 steps: too few
+    config, info = job.auto_model_config(timed, train_tokens=10_000_000, vocab_size=300)
+    assert (config["n_layer"], config["n_embd"]) == smallest[:2]
+    assert info["predicted_steps"]["2x128"] == 51
+    monkeypatch.setattr(job, "seconds_per_step", lambda *a, **k: 1e-4)
+    config, _ = job.auto_model_config(timed, train_tokens=10_000_000, vocab_size=300)
+    assert (config["n_layer"], config["n_embd"]) == largest_fitting
+
+
+def test_defaults_size_the_model_scale_the_warmup_and_record_both(tmp_path, folk_tiny):
+    from torchmusic.models.symbolic import read_generator_spec
+
+    cfg = _config(
+        folk_tiny, tmp_path / "run", model_config={}, lr=None, warmup_steps=None,
+        scheduler="cosine", seq_len=32, batch_size=4, max_steps=4, max_minutes=5.0,
+    )  # fmt: skip
+    result = train_lm(cfg, progress=False)
+    m = result.metrics
+    assert m["model_size"] == "2x128 (auto)" and m["lr"] == 2e-3
+    assert m["warmup_steps"] == 1  # 5 % of the run: over by the second of 4 steps
+    spec = read_generator_spec(result.model_file)
+    assert spec.model_config["n_embd"] == 128
+    assert spec.extra["auto_model"]["model_config"]["n_layer"] == 2
+    saved = json.loads((result.run_dir / "auto_model.json").read_text())
+    assert saved["predicted_steps"] and saved == spec.extra["auto_model"]
+    assert json.loads((result.run_dir / "data.json").read_text())["auto_model"] == saved
+
+
+def test_trailing_padding_is_cut_without_changing_the_loss():
+    from torchmusic.models.symbolic import build_generator
+
+    torch.manual_seed(0)
+    model = build_generator("transformer", vocab_size=20, **TINY["transformer"], block_size=16)
+    module = LMModule(model.eval(), torch.zeros(20, dtype=torch.bool), LMTrainConfig(data="x"))
+    ids = torch.randint(1, 20, (3, 17))
+    ids[:, 9:] = 0  # PAD in every window after position 8
+    ids[0, 9:12] = 5  # one window runs longer
+    nll, n, _ = module._lm_nll((ids,))
+    targets = ids[:, 1:].clone()
+    targets[targets == 0] = -100
+    full = torch.nn.functional.cross_entropy(
+        model(ids[:, :-1])[0].reshape(-1, 20), targets.reshape(-1), reduction="sum"
+    )
+    assert int(n) == int((targets != -100).sum())
+    assert torch.allclose(nll, full, atol=1e-4)

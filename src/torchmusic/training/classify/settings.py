@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # features import torch; a config must build without it
 
 ARCHITECTURES = ("simple_cnn", "crnn", "shortchunk", "mfcc-svm")
 SCHEDULERS = ("cosine", "plateau", "none")
+# What an augmentation left out of a given ``augment`` mapping is: off.
 AUGMENT_DEFAULTS: dict[str, float] = {
     "gain_db": 0.0,  # random gain in +-gain_db decibels (0: off)
     "eq_db": 0.0,  # random smooth EQ curve of at most +-eq_db decibels (0: off)
@@ -27,6 +28,29 @@ AUGMENT_DEFAULTS: dict[str, float] = {
     "freq_mask": 0.0,  # SpecAugment: widest frequency mask, as a fraction of the bins
     "n_masks": 1,  # masks of each kind per example
     "mixup": 0.0,  # mixup Beta(alpha, alpha) parameter (0: off)
+}
+#: The default ``augment`` (no ``augment`` given at all): every augmentation on, at the
+#: strengths measured in docs/benchmarks.md ("Default recipes"). An ``augment``
+#: mapping from a recipe file replaces it (keys it leaves out are off); a dotted
+#: override (``--augment.mixup 0``) changes one key of it.
+DEFAULT_AUGMENT: dict[str, float] = {
+    "gain_db": 6.0,
+    "eq_db": 6.0,
+    "freq_shift": 0.03,
+    "time_mask": 0.1,
+    "freq_mask": 0.1,
+    "n_masks": 1,
+    "mixup": 0.2,
+}
+#: The default ``model_config`` of each architecture (no ``model_config`` given at
+#: all): small enough for a CPU, with each clip normalised to its own peak
+#: (``example_norm: max``, level-invariant). ``model_config: {}`` gives the
+#: architecture's own class defaults instead (e.g. ShortChunk width 128).
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "simple_cnn": {"dense_units": 256, "example_norm": "max"},
+    "crnn": {"rnn": "gru", "rnn_hidden": 64, "rnn_layers": 1, "example_norm": "max"},
+    "shortchunk": {"width": 32, "example_norm": "max"},
+    "mfcc-svm": {},
 }
 # Settings that define what a run learns: resuming with other values would mix two
 # different experiments in one run folder, so they must match the saved run.
@@ -58,8 +82,11 @@ class TrainConfig(RunRecipe):
         a folder holding a ``manifest.csv`` (the demo corpus) is read through it.
     model : str
         Architecture: ``simple_cnn``, ``crnn``, ``shortchunk`` or ``mfcc-svm``.
-    model_config : dict
-        Overrides of the architecture's config (e.g. ``{"dropout": 0.3}``).
+    model_config : dict or None
+        Overrides of the architecture's config (e.g. ``{"dropout": 0.3}``). None
+        (the default): :data:`MODEL_DEFAULTS` of ``model``, resolved by
+        :meth:`validate`; a dotted override (``--model_config.dropout 0.3``)
+        starts from those.
     label_column : str or None
         Manifest column holding the labels (default ``"label"``); ignored for folders.
     multi_label : bool or None
@@ -90,7 +117,7 @@ class TrainConfig(RunRecipe):
         validation. Shorter tracks are zero-padded (log-mel: padded with the
         track's own minimum, its silence level).
     clips_per_track : int
-        Random crops drawn per track per epoch (long tracks, short clips).
+        Random crops drawn per track per epoch (long tracks, short clips; default 4).
     val_hop_seconds : float or None
         Hop of the validation windows (default: ``clip_seconds``).
     cache_dir : str or None
@@ -109,6 +136,8 @@ class TrainConfig(RunRecipe):
     augment : dict
         ``gain_db``, ``eq_db``, ``freq_shift``, ``time_mask``, ``freq_mask``,
         ``n_masks``, ``mixup`` (see :func:`torchmusic.training.augment.augment_batch`).
+        Default :data:`DEFAULT_AUGMENT` (all on); keys left out of a given mapping
+        are off (:data:`AUGMENT_DEFAULTS`).
     seed : int
         Seeds splits, initialisation, crops and augmentation.
     out_dir : str or None
@@ -135,7 +164,7 @@ class TrainConfig(RunRecipe):
 
     data: str | None = None
     model: str = "shortchunk"
-    model_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    model_config: dict[str, Any] | None = None
     label_column: str | None = None
     multi_label: bool | None = None
     split_lists: dict[str, str] | None = None
@@ -147,13 +176,13 @@ class TrainConfig(RunRecipe):
     group_column: str | None = None
     feature: dict[str, Any] = dataclasses.field(default_factory=lambda: {"kind": "logmel"})
     clip_seconds: float = 3.0
-    clips_per_track: int = 1
+    clips_per_track: int = 4
     val_hop_seconds: float | None = None
     cache_dir: str | None = None
     weight_decay: float = 1e-2
     patience: int = 10
     monitor: str | None = None
-    augment: dict[str, float] = dataclasses.field(default_factory=lambda: dict(AUGMENT_DEFAULTS))
+    augment: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_AUGMENT))
     extract_workers: int | None = None
 
     PATH_FIELDS: ClassVar[tuple[str, ...]] = ("data", "cache_dir", "out_dir", "split_lists")
@@ -161,6 +190,19 @@ class TrainConfig(RunRecipe):
     SUBKEYS: ClassVar[dict[str, Any]] = {"augment": AUGMENT_DEFAULTS}
     SUBKEY_NOUNS: ClassVar[dict[str, str]] = {"augment": "augmentation"}
     SCHEDULERS: ClassVar[tuple[str, ...]] = SCHEDULERS
+
+    def set(self, key: str, value: Any, **kwargs: Any) -> None:
+        """As :meth:`Recipe.set`; a dotted ``model_config.*`` key starts from the
+        architecture's :data:`MODEL_DEFAULTS` when no ``model_config`` is set yet."""
+        if key.replace("-", "_").startswith("model_config.") and self.model_config is None:
+            self.model_config = dict(MODEL_DEFAULTS.get(self.model, {}))
+        super().set(key, value, **kwargs)
+
+    def resolved_model_config(self) -> dict[str, Any]:
+        """``model_config``, or the architecture's :data:`MODEL_DEFAULTS` when None."""
+        if self.model_config is None:
+            return dict(MODEL_DEFAULTS.get(self.model, {}))
+        return self.model_config
 
     def normalise(self, name: str, value: Any) -> Any:
         """Fill augmentation defaults and type-check the dict settings' values."""
@@ -185,6 +227,7 @@ class TrainConfig(RunRecipe):
                 f"model={self.model!r} is not an architecture; expected one of {ARCHITECTURES}"
             )
         super().validate()
+        self.model_config = self.resolved_model_config()
         if self.patience is None:
             raise ParameterError("patience must be an int >= 0 (0: no early stop)")
         for name in ("clips_per_track",):

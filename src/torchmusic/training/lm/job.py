@@ -31,6 +31,8 @@ Multi-GPU and multi-node runs work as for :func:`~torchmusic.training.train_clas
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -40,6 +42,7 @@ import torch
 
 from torchmusic.errors import ParameterError
 from torchmusic.training.engine import (
+    RunFolder,
     RunResult,
     build_trainer,
     evaluate_best,
@@ -48,7 +51,10 @@ from torchmusic.training.engine import (
     is_global_zero,
     median_throughput,
     plain_metrics,
+    resolve_accelerator,
     start_run,
+    sync,
+    write_json,
 )
 from torchmusic.training.lm.data import (
     TOKEN_CACHE,
@@ -63,6 +69,26 @@ from torchmusic.training.lm.module import LMModule
 from torchmusic.training.lm.settings import LMTrainConfig
 
 MONITOR = "val_loss"
+AUTO_MODEL_FILE = "auto_model.json"
+
+#: Sizes the default Transformer is chosen from, ``(n_layer, n_embd, n_head)``,
+#: smallest first (head size 32 up to 256 wide, then 64).
+AUTO_SIZES: tuple[tuple[int, int, int], ...] = (
+    (2, 128, 4),
+    (3, 192, 6),
+    (4, 256, 8),
+    (6, 384, 6),
+    (8, 512, 8),
+    (12, 768, 12),
+)
+#: At most this many weights in the Transformer blocks per training token.
+AUTO_WEIGHTS_PER_TOKEN = 4.0
+#: The time budget must allow at least this many optimiser steps of the chosen size.
+AUTO_MIN_STEPS = 500
+#: Share of the time budget assumed to go to training steps (the rest: validation).
+AUTO_TRAIN_SHARE = 0.85
+AUTO_DROPOUT = 0.1
+TRANSFORMER_DEFAULT_WIDTH = 256  # TransformerConfig.n_embd
 
 
 class LMResult(RunResult):
@@ -95,6 +121,204 @@ def build_lm(cfg: LMTrainConfig, vocab_size: int) -> torch.nn.Module:
                 f"model_config.seq_len={settings['seq_len']} differs from seq_len={cfg.seq_len}"
             )
     return build_generator(cfg.model, vocab_size=vocab_size, **settings)
+
+
+# -- the default model, sized to the data and the compute --------------------------------
+def block_weights(n_layer: int, n_embd: int) -> int:
+    """Weights of ``n_layer`` Transformer blocks ``n_embd`` wide (attention + 4x MLP)."""
+    return 12 * n_layer * n_embd * n_embd
+
+
+def flops_per_token(n_layer: int, n_embd: int, vocab_size: int, seq_len: int) -> float:
+    """Training FLOPs per token position: 3 x (2 per weight + attention), output layer included."""
+    forward = 2.0 * (block_weights(n_layer, n_embd) + vocab_size * n_embd)
+    forward += 4.0 * n_layer * seq_len * n_embd  # scores and weighted sum
+    return 3.0 * forward
+
+
+def seconds_per_step(
+    model_config: dict[str, Any],
+    *,
+    vocab_size: int,
+    batch_size: int,
+    seq_len: int,
+    steps: int = 3,
+    device: str | torch.device = "cpu",
+) -> float:
+    """Wall time of one training step (forward, backward, AdamW) of a Transformer.
+
+    Random windows of ``batch_size x seq_len`` tokens; one warm-up step, then the
+    mean of ``steps``. The global random state is left as it was.
+    """
+    import torch.nn.functional as F
+
+    from torchmusic.models.symbolic import build_generator
+
+    device = torch.device(device)
+    forked = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=forked):
+        model = build_generator(
+            "transformer", vocab_size=vocab_size, block_size=seq_len, **model_config
+        ).to(device)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        x = torch.randint(vocab_size, (batch_size, seq_len + 1), device=device)
+
+        def step() -> None:
+            logits = model(x[:, :-1])[0]
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        step()
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync(device)
+        return (time.perf_counter() - t0) / steps
+
+
+def _single_process(cfg: LMTrainConfig) -> bool:
+    """Whether the run trains in one process (no DDP): only then is a timing probe safe."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 or cfg.num_nodes > 1:
+        return False
+    devices = cfg.devices
+    if isinstance(devices, list):
+        return len(devices) <= 1
+    if resolve_accelerator(cfg.accelerator) in ("gpu", "cuda"):
+        if devices in ("auto", -1, "-1"):
+            return torch.cuda.device_count() <= 1
+    elif devices == "auto":
+        return True
+    text = str(devices).strip()
+    if "," in text:
+        return len([d for d in text.split(",") if d.strip()]) <= 1
+    return text.isdigit() and int(text) <= 1
+
+
+def auto_model_config(
+    cfg: LMTrainConfig, *, train_tokens: int, vocab_size: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The default Transformer's size for ``cfg``'s data and time budget, and why.
+
+    The largest of :data:`AUTO_SIZES` such that
+
+    - its blocks hold at most :data:`AUTO_WEIGHTS_PER_TOKEN` weights per training
+      token (small corpora get small models), and
+    - with ``max_minutes``, the budget allows at least :data:`AUTO_MIN_STEPS`
+      optimiser steps of ``batch_size x seq_len`` tokens: the smallest size is
+      timed for a few steps on the run's device and the others are predicted
+      from it by their FLOPs per token (:func:`flops_per_token`). Without a
+      budget (or under DDP, where each process would time its own probe), only
+      the data decides.
+
+    The smallest size is used when none qualifies. On CPU with ``threads`` unset,
+    the probe also times one thread against torch's default and keeps the faster
+    (``torch.set_num_threads``). Returns the ``model_config`` and a record of the
+    choice (stored in the model file, ``data.json`` and ``auto_model.json``).
+    """
+    cap = AUTO_WEIGHTS_PER_TOKEN * train_tokens
+    fits = [s for s in AUTO_SIZES if block_weights(s[0], s[1]) <= cap] or [AUTO_SIZES[0]]
+    info: dict[str, Any] = {
+        "rule": f"largest of {len(AUTO_SIZES)} sizes with <= {AUTO_WEIGHTS_PER_TOKEN:g} block "
+        f"weights per training token and >= {AUTO_MIN_STEPS} steps in max_minutes",
+        "train_tokens": int(train_tokens),
+        "weights_cap": int(cap),
+    }
+    chosen = fits[-1]
+    budget = cfg.max_minutes * 60.0 if cfg.max_minutes else None
+    single = _single_process(cfg)
+    accel = resolve_accelerator(cfg.accelerator)
+    device = "cuda" if accel in ("gpu", "cuda") and torch.cuda.is_available() else "cpu"
+    base = fits[0]
+
+    def probe(steps: int = 3) -> float:
+        return seconds_per_step(
+            _size_config(base),
+            vocab_size=vocab_size,
+            batch_size=cfg.batch_size,
+            seq_len=cfg.seq_len,
+            steps=steps,
+            device=device,
+        )
+
+    timed: float | None = None
+    threads = torch.get_num_threads()
+    if device == "cpu" and single and cfg.threads is None and threads > 1:
+        # On a small or busy CPU one thread often trains faster than several
+        # (threads wait on each other): time both, keep the faster.
+        times = {}
+        for n in (threads, 1):
+            torch.set_num_threads(n)
+            times[n] = probe(steps=2)
+        best = min(times, key=times.__getitem__)
+        torch.set_num_threads(best)
+        timed = times[best]
+        info["threads"] = best
+        info["probe_threads_seconds_per_step"] = {str(k): round(v, 4) for k, v in times.items()}
+    if budget and single:
+        timed = probe() if timed is None else timed
+        base_flops = flops_per_token(base[0], base[1], vocab_size, cfg.seq_len)
+        predicted = {}
+        chosen = base
+        for size in fits:
+            ratio = flops_per_token(size[0], size[1], vocab_size, cfg.seq_len) / base_flops
+            steps = int(AUTO_TRAIN_SHARE * budget / (timed * ratio))
+            predicted[f"{size[0]}x{size[1]}"] = steps
+            if steps >= AUTO_MIN_STEPS:
+                chosen = size
+        info.update(
+            probe_device=device,
+            probe_seconds_per_step=round(timed, 4),
+            predicted_steps=predicted,
+        )
+    elif budget:
+        info["note"] = "several processes: sized by the data only"
+    config = _size_config(chosen)
+    info["model_config"] = config
+    return config, info
+
+
+def _size_config(size: tuple[int, int, int]) -> dict[str, Any]:
+    n_layer, n_embd, n_head = size
+    return {"n_layer": n_layer, "n_embd": n_embd, "n_head": n_head, "dropout": AUTO_DROPOUT}
+
+
+def _resolve_model(
+    cfg: LMTrainConfig, run: RunFolder, *, train_tokens: int, vocab_size: int, say: bool
+) -> tuple[LMTrainConfig, dict[str, Any] | None]:
+    """``cfg`` with the default Transformer sized (when no ``model_config`` is given).
+
+    A resumed run reuses the size it chose (``auto_model.json``); a run resumed
+    from before auto-sizing existed keeps the architecture's own defaults.
+    """
+    if cfg.model != "transformer" or cfg.model_config:
+        return cfg, None
+    record = run.path / AUTO_MODEL_FILE
+    if run.resume_from is not None:
+        if not record.is_file():
+            return cfg, None
+        info = json.loads(record.read_text(encoding="utf-8"))
+        if cfg.threads is None and info.get("threads"):
+            torch.set_num_threads(int(info["threads"]))
+    else:
+        _, info = auto_model_config(cfg, train_tokens=train_tokens, vocab_size=vocab_size)
+        if is_global_zero():
+            write_json(record, info)
+    config = dict(info["model_config"])
+    if say:
+        c = config
+        weights = block_weights(c["n_layer"], c["n_embd"]) + vocab_size * c["n_embd"]
+        steps = info.get("predicted_steps", {}).get(f"{c['n_layer']}x{c['n_embd']}")
+        print(
+            f"model: Transformer {c['n_layer']} x {c['n_embd']} ({weights / 1e6:.2f} M weights), "
+            f"sized to {train_tokens} training tokens"
+            + (f" and ~{steps} steps in {cfg.max_minutes:g} min" if steps else "")
+            + " (set model_config to choose)",
+            file=sys.stderr,
+        )
+    return dataclasses.replace(cfg, model_config=config), info
 
 
 # -- the job ------------------------------------------------------------------------------
@@ -158,6 +382,18 @@ def train_lm(cfg: LMTrainConfig, *, progress: bool = True) -> LMResult:
     datamodule = LMData(data, tok, vocab, cfg)
     vocab_size = len(tok) + (vocab.size if vocab is not None else 0)
     train_part = datamodule.parts["train"]
+    cfg, auto_info = _resolve_model(
+        cfg,
+        run,
+        train_tokens=int(data.split("train").n_tokens),
+        vocab_size=vocab_size,
+        say=zero,
+    )
+    if cfg.lr is None:
+        width = None
+        if cfg.model == "transformer":
+            width = int(cfg.model_config.get("n_embd", TRANSFORMER_DEFAULT_WIDTH))
+        cfg = dataclasses.replace(cfg, lr=cfg.resolved_lr(width))
     module = LMModule(
         build_lm(cfg, vocab_size),
         note_token_mask(tok, vocab_size),
@@ -189,15 +425,30 @@ def train_lm(cfg: LMTrainConfig, *, progress: bool = True) -> LMResult:
         parameters=int(sum(p.numel() for p in module.model.parameters())),
         threads=torch.get_num_threads(),
     )
+    if cfg.model == "transformer":
+        c = module.model.config
+        metrics["model_size"] = f"{c.n_layer}x{c.n_embd}" + (" (auto)" if auto_info else "")
+    metrics["lr"] = cfg.lr
+    if module.warmup_steps_taken is not None:
+        metrics["warmup_steps"] = module.warmup_steps_taken
     rate = median_throughput(trainer)
     if rate is not None:
-        metrics["train_tokens_per_s"] = round(rate * cfg.seq_len, 1)
+        # Window positions (padding included) and the tokens actually learned from.
+        metrics["train_positions_per_s"] = round(rate * cfg.seq_len, 1)
+        if module.train_windows:
+            per_window = module.train_targets / module.train_windows
+            metrics["train_tokens_per_s"] = round(rate * per_window, 1)
+    summary = _data_summary(datamodule, data, vocab)
+    if auto_info is not None:
+        summary["auto_model"] = auto_info
     finish_run(
         trainer,
         run,
         metrics,
-        export=lambda m: _export(cfg, module, datamodule, data, tok, vocab, run.model_file, m),
-        files={"data.json": _data_summary(datamodule, data, vocab)},
+        export=lambda m: _export(
+            cfg, module, datamodule, data, tok, vocab, run.model_file, m, auto_info
+        ),
+        files={"data.json": summary},
     )
     skipped = [(str(p), str(r)) for p, r in data.failures]
     return LMResult(model_file=run.model_file, run_dir=run.path, metrics=metrics, skipped=skipped)
@@ -212,6 +463,7 @@ def _export(
     vocab: Any,
     path: Path,
     metrics: dict[str, Any],
+    auto_info: dict[str, Any] | None = None,
 ) -> Path:
     from torchmusic.models.symbolic import GeneratorSpec, save_generator
     from torchmusic.symbolic.tokenize import tokenizer_to_dict
@@ -237,6 +489,7 @@ def _export(
             "tokens_per_bar": tokens_per_bar(data, tok),
             "seq_len": cfg.seq_len,
             "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **({"auto_model": auto_info} if auto_info is not None else {}),
         },
     )
     return save_generator(path, model, spec)

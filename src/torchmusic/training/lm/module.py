@@ -14,6 +14,9 @@ from torchmetrics.aggregation import SumMetric
 from torchmusic.training.lm.settings import LMTrainConfig
 
 IGNORE_INDEX = -100  # == torchmusic.symbolic.IGNORE_INDEX == cross_entropy's default
+#: With ``warmup_steps: null``, the warm-up's share of the run (of its steps, or of
+#: the ``max_minutes`` budget, whichever is further along).
+WARMUP_SHARE = 0.05
 
 
 class LMModule(pl.LightningModule):
@@ -49,6 +52,10 @@ class LMModule(pl.LightningModule):
         # Sums over tokens, synchronised across processes: exact split-level figures.
         self.nll_sum, self.tokens, self.notes = SumMetric(), SumMetric(), SumMetric()
         self.kl_sum, self.sequences = SumMetric(), SumMetric()
+        # Training windows and target tokens seen (this process): tokens per window.
+        self.train_windows, self.train_targets = 0, 0
+        #: Steps the warm-up took (set when it ends; None while it lasts or if none).
+        self.warmup_steps_taken: int | None = None
 
     # -- losses -------------------------------------------------------------------------
     def beta(self) -> float:
@@ -60,6 +67,11 @@ class LMModule(pl.LightningModule):
     def _lm_nll(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Summed NLL (nats), target count and note count of a batch of windows."""
         ids = batch[0]
+        # Positions that are padding in every window predict nothing: cut them off
+        # (exact, as the models are causal; short pieces in a long seq_len are cheaper).
+        filled = (ids != self.pad_id).any(dim=0).nonzero()
+        if filled.numel():
+            ids = ids[:, : max(int(filled[-1]) + 1, 2)]
         inputs, targets = ids[:, :-1], ids[:, 1:].clone()
         # Same masking as TokenChunks.inputs_targets: PAD and condition tokens.
         targets[targets == self.pad_id] = IGNORE_INDEX
@@ -86,6 +98,8 @@ class LMModule(pl.LightningModule):
             return out["loss"] / seq  # per token: the learning rate does not depend on seq_len
         nll, n, _ = self._lm_nll(batch)
         loss = nll / n.clamp(min=1)
+        self.train_windows += int(batch[0].shape[0])
+        self.train_targets += int(n)
         self.log("train_loss", loss, prog_bar=True, batch_size=int(n))
         return loss
 
@@ -151,7 +165,6 @@ class LMModule(pl.LightningModule):
             lr=cfg.lr,
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = min(cfg.warmup_steps, total)
         cosine = cfg.scheduler == "cosine"
         # With a wall-clock budget the run may end long before `total` steps: the
         # cosine then follows whichever is further along, steps or time, so the
@@ -160,16 +173,42 @@ class LMModule(pl.LightningModule):
         timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
         budget = cfg.max_minutes * 60.0 if cfg.max_minutes and timer is not None else None
 
+        def progress(step: int) -> float:
+            t = step / total
+            if budget:
+                t = max(t, timer.time_elapsed("train") / budget)
+            return min(1.0, t)
+
+        def cosine_at(t: float) -> float:
+            return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+
+        warming = False
+
         def factor(step: int) -> float:
+            nonlocal warming
+            if cfg.warmup_steps is None:
+                # Warm-up over the first WARMUP_SHARE of the run, measured like the
+                # cosine (steps or budget), so it scales with what the budget allows.
+                p = progress(step)
+                if p < WARMUP_SHARE:
+                    warming = True
+                    return max(p, (step + 1) / total) / WARMUP_SHARE
+                if warming:
+                    warming, self.warmup_steps_taken = False, step
+                if not cosine:
+                    return 1.0
+                return cosine_at((p - WARMUP_SHARE) / (1.0 - WARMUP_SHARE))
+            warmup = min(cfg.warmup_steps, total)
             if step < warmup:
                 return (step + 1) / warmup
+            if warmup:
+                self.warmup_steps_taken = warmup
             if not cosine:
                 return 1.0
             t = (step - warmup) / max(1, total - warmup)
             if budget:
                 t = max(t, timer.time_elapsed("train") / budget)
-            t = min(1.0, t)
-            return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * t))
+            return cosine_at(t)
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

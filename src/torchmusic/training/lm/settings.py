@@ -55,7 +55,12 @@ class LMTrainConfig(RunRecipe):
     model_config : dict
         Fields of its config, e.g. ``{"n_layer": 4, "n_embd": 256}``. ``vocab_size``
         is set from the tokenizer and conditions; the Transformer's ``block_size``
-        and the VAE's ``seq_len`` default to ``seq_len``.
+        and the VAE's ``seq_len`` default to ``seq_len``. Empty (the default) for
+        the Transformer: sized to the data and the compute
+        (:func:`~torchmusic.training.lm.job.auto_model_config`: at most 4 block
+        weights per training token, and at least 500 steps within ``max_minutes``
+        by a timed probe); the choice is printed and recorded in ``data.json``,
+        ``auto_model.json``, ``metrics.json`` (``model_size``) and the model file.
     tokenizer : {"REMI", "TSD", "MIDILike", "Structured"}
         miditok tokenization (:func:`torchmusic.symbolic.build_tokenizer`).
     tokenizer_params : dict
@@ -70,8 +75,9 @@ class LMTrainConfig(RunRecipe):
         Probability of replacing each condition by "any" in a training window, so
         the model also generates without that condition.
     seq_len : int
-        Training window (tokens of context). Longer pieces are cut into windows
-        (random ones in training, consecutive ones in evaluation).
+        Training window (tokens of context; default 256, about one folk tune).
+        Longer pieces are cut into windows (random ones in training, consecutive
+        ones in evaluation); generation slides past it.
     transpose : int
         Random transposition of training windows by up to this many semitones
         (a ``key`` condition moves with the notes; 0: off).
@@ -79,7 +85,9 @@ class LMTrainConfig(RunRecipe):
         Cap on the tokens kept of each piece (its beginning): extremely long files
         are truncated to this, then cut into windows.
     batch_size, lr, weight_decay : number
-        AdamW settings (decoupled weight decay).
+        AdamW settings (decoupled weight decay). ``lr`` None (the default):
+        ``2e-3 * 128 / n_embd`` for a Transformer (at most 2e-3: 1e-3 at 256 wide),
+        1e-3 for the other models.
     max_epochs, max_steps : int
         Upper bounds on training (``max_steps`` None: no bound).
     max_minutes : float or None
@@ -90,8 +98,11 @@ class LMTrainConfig(RunRecipe):
     val_pieces : int or None
         Validate during training on this many validation pieces (a seeded random
         choice) to save time; the final valid/test figures always use every piece.
-    warmup_steps : int
-        Linear learning-rate warm-up.
+    warmup_steps : int or None
+        Linear learning-rate warm-up over this many steps; None (the default): over
+        the first 5 % of the run, measured like the cosine below (its steps, or the
+        elapsed share of ``max_minutes``, whichever is further along), so the
+        warm-up scales with what the budget allows.
     scheduler : {"cosine", "none"}
         Cosine decay to 10% of ``lr`` over the run's steps after warm-up, or constant.
         With ``max_minutes`` the decay follows whichever is further along: the steps
@@ -113,7 +124,9 @@ class LMTrainConfig(RunRecipe):
     tokenize_workers : int or None
         Processes tokenising the corpus (None: CPU count).
     threads : int or None
-        ``torch.set_num_threads`` for the run (None: torch's default).
+        ``torch.set_num_threads`` for the run (None: torch's default; with the
+        auto-sized Transformer on CPU, 1 or torch's default, whichever a short
+        timed probe finds faster).
     accelerator, devices, num_nodes, strategy, precision
         Passed to :class:`lightning.pytorch.Trainer` (precision None: fp32 on CPU,
         mixed precision on GPU).
@@ -138,15 +151,16 @@ class LMTrainConfig(RunRecipe):
     conditions: list[str] = dataclasses.field(default_factory=list)
     condition_min_count: int = 5
     condition_dropout: float = 0.1
-    seq_len: int = 512
+    seq_len: int = 256
     transpose: int = 0
     max_tokens: int | None = None
     batch_size: int = 16
+    lr: float | None = None
     max_epochs: int = 50
     val_every_n_steps: int | None = None
     val_pieces: int | None = None
     weight_decay: float = 0.01
-    warmup_steps: int = 100
+    warmup_steps: int | None = None
     grad_clip: float = 1.0
     beta: float = 1.0
     kl_anneal_steps: int = 2000
@@ -158,6 +172,14 @@ class LMTrainConfig(RunRecipe):
     PATH_FIELDS: ClassVar[tuple[str, ...]] = ("data", "out_dir", "token_cache")
     IDENTITY_KEYS: ClassVar[tuple[str, ...]] = IDENTITY_KEYS
     SCHEDULERS: ClassVar[tuple[str, ...]] = SCHEDULERS
+
+    def resolved_lr(self, n_embd: int | None = None) -> float:
+        """``lr``, or its default for a Transformer ``n_embd`` wide (None: another model)."""
+        if self.lr is not None:
+            return self.lr
+        if n_embd is None:
+            return 1e-3
+        return min(2e-3, 2e-3 * 128 / n_embd)
 
     def normalise(self, name: str, value: Any) -> Any:
         """``--conditions tune_type,key`` on the command line becomes a list."""
@@ -187,16 +209,22 @@ class LMTrainConfig(RunRecipe):
             )
         if self.tokenizer not in TOKENIZERS:
             raise ParameterError(f"tokenizer={self.tokenizer!r}; expected one of {TOKENIZERS}")
-        super().validate()
+        lr = self.lr
+        self.lr = 1.0 if lr is None else lr  # None (chosen by the job) passes the lr > 0 check
+        try:
+            super().validate()
+        finally:
+            self.lr = lr
         if isinstance(self.seq_len, bool) or self.seq_len < 8:
             raise ParameterError(f"seq_len={self.seq_len!r} must be >= 8 tokens")
         for name in ("val_every_n_steps", "val_pieces", "max_tokens"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ParameterError(f"{name}={value!r} must be a positive integer or null")
-        for name in ("warmup_steps", "kl_anneal_steps"):
-            if getattr(self, name) < 0:
-                raise ParameterError(f"{name}={getattr(self, name)!r} must be >= 0")
+        if self.warmup_steps is not None and self.warmup_steps < 0:
+            raise ParameterError(f"warmup_steps={self.warmup_steps!r} must be >= 0 or null")
+        if self.kl_anneal_steps < 0:
+            raise ParameterError(f"kl_anneal_steps={self.kl_anneal_steps!r} must be >= 0")
         if self.condition_min_count < 1:
             raise ParameterError(f"condition_min_count={self.condition_min_count!r} must be >= 1")
         if not 0 <= self.transpose <= 24:
