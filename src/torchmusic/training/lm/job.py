@@ -372,12 +372,7 @@ def train_lm(cfg: LMTrainConfig, *, progress: bool = True) -> LMResult:
     zero = is_global_zero()
 
     tok = canonical_tokenizer(build_tokenizer(cfg.tokenizer, **cfg.tokenizer_params))
-    cache = Path(cfg.token_cache) if cfg.token_cache else run.path / TOKEN_CACHE
-    data = load_tokens(cfg, tok, cache, progress=progress and zero)
-    if zero and data.failures:
-        print(f"skipping {len(data.failures)} unusable MIDI file(s):", file=sys.stderr)
-        for path, reason in data.failures:
-            print(f"  {path}: {reason}", file=sys.stderr)
+    data = _tokenised_corpus(cfg, tok, run, zero=zero)
     vocab = condition_vocab(cfg, data.split("train").metadata, len(tok))
     datamodule = LMData(data, tok, vocab, cfg)
     vocab_size = len(tok) + (vocab.size if vocab is not None else 0)
@@ -420,24 +415,7 @@ def train_lm(cfg: LMTrainConfig, *, progress: bool = True) -> LMResult:
     metrics = evaluate_best(
         trainer, module, run, datamodule=datamodule, test=cfg.test_after_fit and datamodule.has_test
     )
-    metrics.update(
-        monitor=MONITOR,
-        parameters=int(sum(p.numel() for p in module.model.parameters())),
-        threads=torch.get_num_threads(),
-    )
-    if cfg.model == "transformer":
-        c = module.model.config
-        metrics["model_size"] = f"{c.n_layer}x{c.n_embd}" + (" (auto)" if auto_info else "")
-    metrics["lr"] = cfg.lr
-    if module.warmup_steps_taken is not None:
-        metrics["warmup_steps"] = module.warmup_steps_taken
-    rate = median_throughput(trainer)
-    if rate is not None:
-        # Window positions (padding included) and the tokens actually learned from.
-        metrics["train_positions_per_s"] = round(rate * cfg.seq_len, 1)
-        if module.train_windows:
-            per_window = module.train_targets / module.train_windows
-            metrics["train_tokens_per_s"] = round(rate * per_window, 1)
+    metrics.update(_run_figures(cfg, trainer, module, auto=auto_info is not None))
     summary = _data_summary(datamodule, data, vocab)
     if auto_info is not None:
         summary["auto_model"] = auto_info
@@ -452,6 +430,40 @@ def train_lm(cfg: LMTrainConfig, *, progress: bool = True) -> LMResult:
     )
     skipped = [(str(p), str(r)) for p, r in data.failures]
     return LMResult(model_file=run.model_file, run_dir=run.path, metrics=metrics, skipped=skipped)
+
+
+def _tokenised_corpus(cfg: LMTrainConfig, tok: Any, run: Any, *, zero: bool) -> Any:
+    """The corpus tokenised (or read from the token cache); unusable files listed."""
+    cache = Path(cfg.token_cache) if cfg.token_cache else run.path / TOKEN_CACHE
+    data = load_tokens(cfg, tok, cache, progress=run.progress and zero)
+    if zero and data.failures:
+        print(f"skipping {len(data.failures)} unusable MIDI file(s):", file=sys.stderr)
+        for path, reason in data.failures:
+            print(f"  {path}: {reason}", file=sys.stderr)
+    return data
+
+
+def _run_figures(cfg: LMTrainConfig, trainer: Any, module: LMModule, *, auto: bool) -> dict:
+    """Size, learning rate, warm-up and speed of the run, for ``metrics.json``."""
+    metrics: dict[str, Any] = dict(
+        monitor=MONITOR,
+        parameters=int(sum(p.numel() for p in module.model.parameters())),
+        threads=torch.get_num_threads(),
+    )
+    if cfg.model == "transformer":
+        c = module.model.config
+        metrics["model_size"] = f"{c.n_layer}x{c.n_embd}" + (" (auto)" if auto else "")
+    metrics["lr"] = cfg.lr
+    if module.warmup_steps_taken is not None:
+        metrics["warmup_steps"] = module.warmup_steps_taken
+    rate = median_throughput(trainer)
+    if rate is not None:
+        # Window positions (padding included) and the tokens actually learned from.
+        metrics["train_positions_per_s"] = round(rate * cfg.seq_len, 1)
+        if module.train_windows:
+            per_window = module.train_targets / module.train_windows
+            metrics["train_tokens_per_s"] = round(rate * per_window, 1)
+    return metrics
 
 
 def _export(
