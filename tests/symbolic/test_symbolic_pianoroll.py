@@ -64,6 +64,14 @@ def test_plot_pianoroll_writes_png_from_roll_or_score(tmp_path, melody):
     assert not list(tmp_path.rglob(".*"))  # no temporary files left
 
 
+def test_plot_pianoroll_draws_a_silent_score(tmp_path):
+    import symusic
+
+    silent = symusic.Score(480)  # e.g. one step of a VAE interpolation with no notes
+    path = plot_pianoroll(silent, tmp_path / "silent.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="FluidSynth not installed")
 def test_render_wav_with_fluidsynth(tmp_path, melody):
     path = render_wav(melody(), tmp_path / "m.wav", sr=16000)

@@ -166,7 +166,12 @@ def plot_pianoroll(
 
     steps = _check_steps(steps_per_quarter)
     if isinstance(roll_or_score, symusic.core.ScoreTick | symusic.core.ScoreQuarter):
-        roll = score_to_pianoroll(roll_or_score, steps_per_quarter=steps)
+        if roll_or_score.note_num() == 0:
+            # A silent piece (e.g. one step of a VAE interpolation) is drawn as one
+            # empty bar rather than refused: the image sequence stays complete.
+            roll = np.zeros((4 * steps, N_KEYS), dtype=bool)
+        else:
+            roll = score_to_pianoroll(roll_or_score, steps_per_quarter=steps)
     else:
         roll = _as_roll(roll_or_score)
     sounding = np.nonzero(roll.any(axis=0))[0]
