@@ -47,10 +47,28 @@ def test_python_dash_m_entry_point():
 
 
 def test_info_reports_versions_and_device(capsys):
-    assert main(["info"]) == 0
+    assert main(["info", "--torch"]) == 0
     out = capsys.readouterr().out
     for key in ("torchmusic", "torch", "device", "torch threads", "libsndfile"):
         assert key in out
+    import torch
+
+    facts = dict(line.split(maxsplit=1) for line in out.splitlines() if "threads" not in line)
+    threads = next(line for line in out.splitlines() if line.startswith("torch threads"))
+    assert threads.split()[-1] == str(torch.get_num_threads())
+    assert facts["torch"] == torch.__version__
+
+
+def test_info_answers_without_importing_torch():
+    code = (
+        "import sys\n"
+        "from torchmusic.cli.main import main\n"
+        "assert main(['info']) == 0\n"
+        "print('TORCH_LOADED', 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "TORCH_LOADED False" in out.stdout
+    assert "device" in out.stdout and "torch" in out.stdout
 
 
 @pytest.mark.parametrize("kind,bins", [("logmel", 128), ("mfcc", 20), ("chroma", 12), ("mel", 64)])

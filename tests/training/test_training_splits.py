@@ -163,7 +163,7 @@ def test_carve_always_leaves_one_unit_for_validation(tones, tmp_path, make_confi
     root, rows = tones
     cfg = _cfg(make_config, _manifest(root, rows[:3], "three.csv"), tmp_path, split_column="none")
     ds = load_tracks(cfg)
-    train, valid, how = carve_validation(ds, 0.05, seed=3)
+    train, valid, _how = carve_validation(ds, 0.05, seed=3)
     assert len(valid) >= 1 and len(train) + len(valid) == 3
     with pytest.raises(DataError, match="cannot carve a validation split"):
         carve_validation(ds.with_tracks(ds.tracks[:1]), 0.2)
