@@ -37,22 +37,26 @@ from classify_drums import majority_baseline, summarise
 TORCHMUSIC = [sys.executable, "-m", "torchmusic"]
 
 
-def train_command(manifest: Path, run: Path, model: str, label: str | None) -> list[str]:
+def train_command(
+    manifest: Path, run: Path, model: str, label: str | None, extra: list[str] = ()
+) -> list[str]:
     cmd = ["train", "classify", "--data", str(manifest), "--out", str(run), "--no-progress"]
     cmd += ["--split_column", "split"]
     if label:
         cmd += ["--label_column", label]
     if model != "default":
         cmd += ["--arch", model]
-    return cmd
+    return cmd + list(extra)
 
 
-def run_one(manifest: Path, run: Path, model: str, label: str | None) -> dict[str, Any]:
+def run_one(
+    manifest: Path, run: Path, model: str, label: str | None, extra: list[str] = ()
+) -> dict[str, Any]:
     """Train with the command line, then score the test split at track level."""
     from torchmusic.serve.evaluate import evaluate_model
 
     shutil.rmtree(run, ignore_errors=True)
-    cmd = train_command(manifest, run, model, label)
+    cmd = train_command(manifest, run, model, label, extra)
     t0 = time.perf_counter()
     proc = subprocess.run([*TORCHMUSIC, *cmd], capture_output=True, text=True, cwd=REPO)
     train_s = time.perf_counter() - t0
@@ -87,7 +91,9 @@ def demo(args: argparse.Namespace) -> dict[str, Any]:
             "majority": [majority_baseline(manifest, label)]
         }
         for model in args.models.split(","):
-            res = run_one(manifest, Path(args.work) / f"{label}-{model}", model, label)
+            extra = args.extra.split() if model == "default" else []
+            run = Path(args.work) / f"{label}-{model}{args.tag}"
+            res = run_one(manifest, run, model, label, extra)
             print(f"{label} {model}: {res}", flush=True)
             per_model[model] = [res]
         out["results"][label] = per_model
@@ -121,7 +127,9 @@ def drums(args: argparse.Namespace) -> dict[str, Any]:
         fold_manifest = write_split_manifest(manifest, fold, balance_train=True)
         per_fold["majority"].append(majority_baseline(fold_manifest, "label"))
         for model in args.models.split(","):
-            res = run_one(fold_manifest, work / f"fold{fold.index}-{model}", model, None)
+            extra = args.extra.split() if model == "default" else []
+            name = f"fold{fold.index}-{model}{args.tag}"
+            res = run_one(fold_manifest, work / name, model, None, extra)
             print(f"fold {fold.index} {model}: {res}", flush=True)
             per_fold.setdefault(model, []).append(res)
     table = print_table(
@@ -146,6 +154,8 @@ def main() -> None:
         p.add_argument("--models", default="default,mfcc-svm")
         p.add_argument("--work", default=DEFAULT_OUT / "classify_defaults_runs")
         p.add_argument("--json", default=None)
+        p.add_argument("--extra", default="", help="more arguments of the 'default' command")
+        p.add_argument("--tag", default="", help="suffix of the run folders")
     args = parser.parse_args()
     t0 = time.perf_counter()
     result = demo(args) if args.task == "demo" else drums(args)
