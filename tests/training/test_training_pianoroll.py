@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -68,8 +69,13 @@ def test_train_export_and_resume(tiny_jsb: Path, tmp_path: Path) -> None:
         log_every_n_steps=1,
         transpose=2,
     )
+    t0 = time.monotonic()
     result = train_pianoroll(cfg, progress=False)
+    wall_minutes = (time.monotonic() - t0) / 60.0
     m = result.metrics
+    # Training time, not inflated by the evaluation's checkpoint load (which restores
+    # the Timer's state): at most the whole call's wall time.
+    assert 0 <= m["train_minutes"] <= wall_minutes + 0.01
     assert result.model_file == out / "model.safetensors"
     assert (out / "checkpoints" / "last.ckpt").is_file()
     assert m["best_checkpoint"].startswith("best-")

@@ -526,6 +526,11 @@ def evaluate_best(
     """
     best = best_checkpoint(trainer, run)
     metrics: dict[str, Any] = {}
+    # Read the training time first: loading a checkpoint below restores the Timer's
+    # state, which would add the checkpoint's elapsed time to this run's.
+    timer = callback(trainer, Timer)
+    if timer is not None:
+        metrics["train_minutes"] = round(timer.time_elapsed("train") / 60.0, 2)
     with quiet_lightning(verbose=run.progress):
         if datamodule is not None or val_dataloaders is not None:
             metrics.update(_score(trainer.validate, module, best, datamodule, val_dataloaders))
@@ -534,14 +539,11 @@ def evaluate_best(
             module.load_state_dict(state)
         if test:
             metrics.update(_score(trainer.test, module, best, datamodule, test_dataloaders))
-    timer = callback(trainer, Timer)
     metrics.update(
         best_checkpoint=best.name,
         epochs_trained=int(trainer.current_epoch),
         global_step=int(trainer.global_step),
     )
-    if timer is not None:
-        metrics["train_minutes"] = round(timer.time_elapsed("train") / 60.0, 2)
     return metrics
 
 
