@@ -27,7 +27,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "torchmusic"
 #: The layers, lowest first. A package may import its own modules and those of lower
 #: layers, never a higher layer nor another package of its own layer.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors",),
+    ("errors", "_lazy"),  # _lazy: the lazy-attribute helper of every package __init__
     ("pretrained",),  # names of the shipped model files
     ("io",),  # model-file container, ModelFormat, Registry: torch-free
     ("audio",),  # decode / resample / save audio; FluidSynth rendering

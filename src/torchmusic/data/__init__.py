@@ -15,9 +15,7 @@ finder) and other light modules load without torch, scipy or the datasets.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import Any
+from torchmusic._lazy import lazy_package
 
 _LAZY = {
     "AUDIO_EXTENSIONS": "torchmusic.data.discover",
@@ -47,14 +45,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    # Submodules (``torchmusic.data.tracks``), as when this package imported them all.
-    if importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'torchmusic.data' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_package(__name__, _LAZY, submodules=True)

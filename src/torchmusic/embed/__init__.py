@@ -16,9 +16,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from torchmusic._lazy import lazy_package
 from torchmusic.embed.info import ModelInfo
 
 # torch is imported by the embedders: load them on first use, so ModelInfo (what a
@@ -39,11 +37,4 @@ _LAZY = {
 __all__ = ["ModelInfo", *sorted(_LAZY)]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'torchmusic.embed' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_package(__name__, _LAZY, eager=("ModelInfo",))

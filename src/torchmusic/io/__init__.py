@@ -15,8 +15,7 @@ of them. Its names are imported on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from torchmusic._lazy import lazy_package
 
 _LAZY = {
     "FORMATS": "torchmusic.io.container",
@@ -31,11 +30,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'torchmusic.io' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_package(__name__, _LAZY)

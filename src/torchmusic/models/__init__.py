@@ -19,9 +19,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import Any
+from torchmusic._lazy import lazy_package
 
 _CLASSIFY = "torchmusic.models.classify"
 _MODELFILE = "torchmusic.models.modelfile"
@@ -60,14 +58,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    # Submodules (``torchmusic.models.modelfile``), as when this package imported them.
-    if importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'torchmusic.models' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_package(__name__, _LAZY, submodules=True)

@@ -27,9 +27,7 @@ PosixPath('runs/genres-shortchunk/model.safetensors')
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from torchmusic._lazy import lazy_package
 from torchmusic.training.classify.settings import AUGMENT_DEFAULTS, TrainConfig
 
 # Lightning takes seconds to import: load the training machinery on first use, so
@@ -55,11 +53,4 @@ _LAZY = {
 __all__ = ["AUGMENT_DEFAULTS", "TrainConfig", *sorted(_LAZY)]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'torchmusic.training' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_package(__name__, _LAZY, eager=("AUGMENT_DEFAULTS", "TrainConfig"))
