@@ -79,6 +79,7 @@ def run_one(
         "per_class_f1": {k: v["f1"] for k, v in report.track["per_class"].items()},
         "val_macro_f1": metrics.get("val_macro_f1"),
         "epochs_trained": metrics.get("epochs_trained"),
+        "kept_weights": metrics.get("kept_weights"),
         "train_s": round(train_s, 1),
     }
 

@@ -47,7 +47,11 @@ def test_tiny_training_run_of_each_model(tmp_path, make_config, demo_manifest, m
     assert spec.metrics["val_macro_f1"] == pytest.approx(result.metrics["val_macro_f1"])
     assert spec.extra["train_config"]["model"] == model
 
-    # The file holds exactly the best checkpoint's weights.
+    # Two validation tracks: keep_weights auto keeps the final epoch, not the "best".
+    assert result.metrics["kept_weights"] == "last"
+    assert result.metrics["best_checkpoint"] == "last.ckpt"
+    assert not list((result.run_dir / "checkpoints").glob("best-*"))
+    # The file holds exactly the evaluated checkpoint's weights.
     best = result.run_dir / "checkpoints" / result.metrics["best_checkpoint"]
     checkpoint = torch.load(best, map_location="cpu", weights_only=True)
     state = model_state_dict(checkpoint)

@@ -248,3 +248,51 @@ def test_evaluate_refuses_a_model_that_trained_on_the_test_tracks(
     clean = _train(_cfg(make_config, data, tmp_path / "clean", model=model))
     report = evaluate_model(clean.model_file, data, split="test", progress=False)
     assert report.data["leakage"]["checked"] and report.data["leakage"]["seen"] == 0
+
+
+# -- defaults sized to the data -----------------------------------------------------------
+def test_clip_seconds_null_is_the_longest_track_when_every_track_is_short(
+    tmp_path, make_config, tones
+):
+    from torchmusic.training.classify.data import resolve_clip_seconds
+
+    root, rows = tones
+    _tone(root / "audio" / "short.wav", 300.0, seconds=0.62)
+    data = _manifest(root, [*rows, dict(rows[0], path="audio/short.wav")], "clips.csv")
+    cfg = resolve_clip_seconds(_cfg(make_config, data, tmp_path, clip_seconds=None))
+    assert cfg.clip_seconds == 1.0  # the 1 s tones, not 3 s of which 2 s are padding
+    explicit = resolve_clip_seconds(_cfg(make_config, data, tmp_path, clip_seconds=2.5))
+    assert explicit.clip_seconds == 2.5
+
+
+def test_clip_seconds_null_is_three_seconds_when_a_track_is_long_enough(
+    tmp_path, make_config, tones
+):
+    from torchmusic.training.classify.data import resolve_clip_seconds
+
+    root, rows = tones
+    _tone(root / "audio" / "long.wav", 300.0, seconds=3.5)
+    _tone(root / "audio" / "mid.wav", 300.0, seconds=1.24)
+    data = _manifest(root, [*rows, dict(rows[0], path="audio/long.wav")], "long.csv")
+    assert resolve_clip_seconds(_cfg(make_config, data, tmp_path, clip_seconds=None)).clip_seconds == 3.0
+    data = _manifest(root, [*rows, dict(rows[0], path="audio/mid.wav")], "mid.csv")
+    assert resolve_clip_seconds(_cfg(make_config, data, tmp_path, clip_seconds=None)).clip_seconds == 1.3
+
+
+def test_keep_weights_auto_keeps_the_last_epoch_on_a_tiny_validation_split(
+    tmp_path, make_config, tones, monkeypatch
+):
+    from torchmusic.training.classify import job
+
+    root, rows = tones
+    rows = [dict(r, split="valid" if i in (2, 3) else r["split"]) for i, r in enumerate(rows)]
+    cfg = _cfg(make_config, _manifest(root, rows, "keep.csv"), tmp_path)
+    plan = plan_splits(load_tracks(cfg), cfg)
+    assert cfg.keep_weights == "auto" and job.kept_weights(cfg, plan) == "last"
+    monkeypatch.setattr(job, "MIN_VALID_TRACKS_FOR_BEST", 2)
+    assert job.kept_weights(cfg, plan) == "best"
+    cfg.keep_weights = "last"
+    assert job.kept_weights(cfg, plan) == "last"
+    cfg.keep_weights = "newest"
+    with pytest.raises(Exception, match="keep_weights='newest' is not one of"):
+        cfg.validate()

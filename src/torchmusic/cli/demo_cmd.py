@@ -159,7 +159,7 @@ def _train(cfg, run_dir: Path, progress: bool) -> tuple[float, Path]:
         return 0.0, model_file
     print(
         f"\n[3/7] training a {cfg.model} tune-type classifier ({cfg.max_epochs} epochs, "
-        f"{cfg.clip_seconds:g} s clips) -> {run_dir}"
+        f"{cfg.clip_seconds or 'auto'} s clips) -> {run_dir}"
     )
     result = train_classifier(cfg, progress=progress)
     return time.perf_counter() - t0, result.model_file

@@ -7,7 +7,7 @@ A run folder holds everything of one run::
       data.json                   classes, split source, the tracks of each split
                                   (track id, path, content digest), skipped files
       checkpoints/last.ckpt       refreshed every epoch (and every N steps if asked)
-      checkpoints/best-*.ckpt     best epoch by the validation metric
+      checkpoints/best-*.ckpt     best epoch by the validation metric (keep_weights: best)
       csv/version_K/metrics.csv   one CSV per attempt (a resume starts a new one)
       tensorboard/                TensorBoard event files
       metrics.json                validation/test figures of the best checkpoint
@@ -41,13 +41,14 @@ from torchmusic.training.classify.data import (
     SplitPlan,
     load_tracks,
     plan_splits,
+    resolve_clip_seconds,
     seen_tracks,
     split_table,
     track_records,
 )
 from torchmusic.training.classify.datamodule import ClassificationData
 from torchmusic.training.classify.module import ClassifierModule, monitor_metric, monitor_mode
-from torchmusic.training.classify.settings import TrainConfig
+from torchmusic.training.classify.settings import MIN_VALID_TRACKS_FOR_BEST, TrainConfig
 from torchmusic.training.engine import (
     MODEL_FILE,  # noqa: F401  (re-exported: torchmusic.training.classify.MODEL_FILE)
     RunFolder,
@@ -138,6 +139,10 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     # A copy (the caller's object is not changed) with absolute paths, so the saved
     # config.yaml means the same from any working folder.
     cfg = cfg.validate().with_absolute_paths()
+    # Sized before the run starts, so config.yaml (and a resume's identity check)
+    # holds the clip length actually trained on.
+    tracks = load_tracks(cfg)
+    resolve_clip_seconds(cfg, tracks)
     run = start_run(cfg, default_dir=default_run_dir(cfg), progress=progress)
     if cfg.model == "mfcc-svm":
         return _train_baseline(cfg, run)
@@ -145,12 +150,16 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     zero = is_global_zero()
     data = ClassificationData(cfg, on_gpu=on_gpu, progress=progress and zero, report=zero)
     # Classes and sizes are known from the file list alone (no decoding needed).
-    tracks = load_tracks(cfg)
     module = _build_module(cfg, classes=tracks.classes, multi_label=tracks.multi_label)
+    keep = kept_weights(cfg, plan_splits(tracks, cfg))
+    if progress and zero:
+        print(f"weights kept: {keep} ({_KEEP_REASONS[keep]})", file=sys.stderr)
     trainer = build_trainer(
         cfg,
         run,
-        monitor=module.monitor,
+        # No monitor: no best checkpoint and no early stopping, so the final
+        # epoch's weights (last.ckpt) are evaluated and exported.
+        monitor=module.monitor if keep == "best" else None,
         mode=monitor_mode(module.monitor),
         callbacks=[LearningRateMonitor(logging_interval="epoch")],
     )
@@ -161,6 +170,7 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
         trainer, module, run, datamodule=data, test=cfg.test_after_fit and data.has_test
     )
     metrics["monitor"] = module.monitor
+    metrics["kept_weights"] = keep
     rate = median_throughput(trainer)
     if rate is not None:
         metrics["train_clips_per_s"] = round(rate, 2)
@@ -176,6 +186,27 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     return TrainResult(
         model_file=run.model_file, run_dir=run.path, metrics=metrics, skipped=skipped
     )
+
+
+_KEEP_REASONS = {
+    "best": "the epoch with the best validation metric",
+    "last": "the final epoch's; no early stopping",
+}
+
+
+def kept_weights(cfg: TrainConfig, plan: SplitPlan) -> str:
+    """``"best"`` or ``"last"``: what ``cfg.keep_weights`` means for these splits.
+
+    ``auto`` keeps the final weights when the validation split has fewer than
+    :data:`MIN_VALID_TRACKS_FOR_BEST` tracks: picking an epoch (and stopping
+    early) by the metric of a handful of tracks chose the first epoch's weights
+    on the drums benchmark (docs/benchmarks.md, "Default recipes").
+    """
+    if cfg.keep_weights != "auto":
+        return cfg.keep_weights
+    valid = plan.parts.get(VALID)
+    n_valid = len(valid) if valid is not None else 0
+    return "best" if n_valid >= MIN_VALID_TRACKS_FOR_BEST else "last"
 
 
 def _build_module(cfg: TrainConfig, *, classes: list[str], multi_label: bool) -> ClassifierModule:

@@ -19,6 +19,11 @@ if TYPE_CHECKING:  # features import torch; a config must build without it
 
 ARCHITECTURES = ("simple_cnn", "crnn", "shortchunk", "mfcc-svm")
 SCHEDULERS = ("cosine", "plateau", "none")
+KEEP_WEIGHTS = ("auto", "best", "last")
+#: Clip length when ``clip_seconds`` is not given and some track is at least this long.
+DEFAULT_CLIP_SECONDS = 3.0
+#: ``keep_weights: auto`` keeps the final weights below this many validation tracks.
+MIN_VALID_TRACKS_FOR_BEST = 30
 # What an augmentation left out of a given ``augment`` mapping is: off.
 AUGMENT_DEFAULTS: dict[str, float] = {
     "gain_db": 0.0,  # random gain in +-gain_db decibels (0: off)
@@ -112,10 +117,13 @@ class TrainConfig(RunRecipe):
         Manifest column whose groups (kit, artist) never straddle two splits.
     feature : dict
         :class:`~torchmusic.features.FeatureConfig` settings (default: log-mel).
-    clip_seconds : float
+    clip_seconds : float or None
         Clip length the model sees: random crops in training, sliding windows in
         validation. Shorter tracks are zero-padded (log-mel: padded with the
-        track's own minimum, its silence level).
+        track's own minimum, its silence level). None (the default):
+        :data:`DEFAULT_CLIP_SECONDS`, or the longest track's length when every
+        track is shorter (one-shot samples are not padded to three times their
+        length); resolved when training starts and saved in ``config.yaml``.
     clips_per_track : int
         Random crops drawn per track per epoch (long tracks, short clips; default 4).
     val_hop_seconds : float or None
@@ -130,6 +138,14 @@ class TrainConfig(RunRecipe):
         the validation metric stalls.
     patience : int
         Early stopping after this many epochs without improvement (0: off).
+    keep_weights : {"auto", "best", "last"}
+        Which weights the model file gets: the epoch with the best validation
+        metric (``best``, with early stopping by ``patience``) or the final epoch
+        (``last``: no early stopping, the full schedule). ``auto`` (default):
+        ``best`` unless the validation split has fewer than
+        :data:`MIN_VALID_TRACKS_FOR_BEST` tracks, whose metric is too noisy to
+        pick an epoch by (measured: a one-kit drum validation split picked the
+        first epoch; docs/benchmarks.md, "Default recipes").
     monitor : str or None
         Validation metric that picks the best checkpoint and drives early stopping
         (default: ``val_macro_f1``; ``val_map`` for multi-label).
@@ -175,13 +191,14 @@ class TrainConfig(RunRecipe):
     )
     group_column: str | None = None
     feature: dict[str, Any] = dataclasses.field(default_factory=lambda: {"kind": "logmel"})
-    clip_seconds: float = 3.0
+    clip_seconds: float | None = None
     clips_per_track: int = 4
     val_hop_seconds: float | None = None
     cache_dir: str | None = None
     weight_decay: float = 1e-2
     patience: int = 10
     monitor: str | None = None
+    keep_weights: str = "auto"
     augment: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_AUGMENT))
     extract_workers: int | None = None
 
@@ -237,8 +254,12 @@ class TrainConfig(RunRecipe):
             raise ParameterError(
                 f"extract_workers={self.extract_workers!r} must be an int >= 0 or null"
             )
-        if not self.clip_seconds > 0:
-            raise ParameterError(f"clip_seconds={self.clip_seconds!r} must be > 0")
+        if self.clip_seconds is not None and not self.clip_seconds > 0:
+            raise ParameterError(f"clip_seconds={self.clip_seconds!r} must be > 0 or null")
+        if self.keep_weights not in KEEP_WEIGHTS:
+            raise ParameterError(
+                f"keep_weights={self.keep_weights!r} is not one of {KEEP_WEIGHTS}"
+            )
         if self.val_hop_seconds is not None and not self.val_hop_seconds > 0:
             raise ParameterError(f"val_hop_seconds={self.val_hop_seconds!r} must be > 0 or null")
         self._validate_augment()
