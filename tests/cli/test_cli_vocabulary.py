@@ -27,9 +27,15 @@ from torchmusic.cli import _flags
 from torchmusic.cli.main import build_parser, main
 
 REPO = Path(__file__).resolve().parents[2]
-TRAIN_TASKS = ("train classify", "train lm", "train embed", "train recommend")
+TRAIN_TASKS = (
+    "train classify",
+    "train lm",
+    "train embed",
+    "train recommend",
+    "train vocoder",
+)
 #: Where --out is a run folder; elsewhere a folder (DIR) or a file (FILE).
-RUN_FOLDER_OUT = ("train classify", "train lm", "train embed")
+RUN_FOLDER_OUT = ("train classify", "train lm", "train embed", "train vocoder")
 
 
 def _tree() -> dict[str, argparse.ArgumentParser]:

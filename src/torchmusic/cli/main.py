@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from torchmusic.cli import _flags
+from torchmusic.cli.args_audio import register as register_audio
 from torchmusic.cli.args_recommend import register as register_recommend
 from torchmusic.cli.args_symbolic import register as register_symbolic
 
@@ -261,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Each area registers its own commands (argparse only, no heavy imports), so
     # the symbolic and recommendation layers can grow without touching this file.
-    for register in (register_symbolic, register_recommend):
+    for register in (register_symbolic, register_recommend, register_audio):
         register(sub, datasets=bsub, train=tsub)
     _flags.add_underscore_aliases(parser)
     return parser

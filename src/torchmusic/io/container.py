@@ -68,6 +68,11 @@ FORMATS: dict[str, tuple[str, str, str]] = {
         "torchmusic recommend",
         "torchmusic train recommend",
     ),
+    "torchmusic.vocoder": (
+        "a vocoder model file",
+        "torchmusic vocode",
+        "torchmusic train vocoder",
+    ),
 }
 
 

@@ -1,0 +1,263 @@
+"""Using a vocoder: log-mel -> audio, and analysis-resynthesis of audio files.
+
+:class:`Vocoder` wraps a vocoder model file (or the shipped ``music-vocoder``):
+
+- ``vocoder(mel)`` takes exactly what :func:`torchmusic.features.melspectrogram`
+  + :func:`~torchmusic.features.power_to_db` (or ``vocoder.feature.compute``)
+  give with the model's :class:`~torchmusic.features.FeatureConfig`, and returns
+  the waveform; a mel made with other settings is refused by name
+  (``vocoder(mel, feature=cfg)`` checks ``cfg`` against the model's);
+- :meth:`Vocoder.resynthesize` turns audio into our log-mel and back, channel by
+  channel, in overlapping chunks so memory stays bounded on long files.
+
+No Lightning and no training code are imported here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from torchmusic.errors import DataError, ParameterError
+from torchmusic.features.config import FeatureConfig
+
+#: Mel frames synthesised per chunk (about 12 s at the default hop): bounds memory.
+CHUNK_FRAMES = 512
+#: Frames of context on each side of a chunk, more than any shipped generator's
+#: receptive field (Vocos: 1 + 6 x 3 frames of 7-tap convolutions, plus the ISTFT's
+#: n_fft / hop = 4 frames), so a chunk's inner samples equal whole-file synthesis.
+CONTEXT_FRAMES = 32
+#: Shortest input a vocoder can do anything with: one STFT frame's worth of audio.
+MIN_SECONDS = 0.01
+
+
+@dataclasses.dataclass
+class Resynthesis:
+    """What :meth:`Vocoder.resynthesize` returns.
+
+    Attributes
+    ----------
+    audio : torch.Tensor
+        ``(channels, samples)`` at ``sample_rate``; as many samples as the input
+        (after resampling, if any).
+    sample_rate : int
+        The vocoder's rate.
+    resampled_from : int or None
+        The input's rate when it had to be resampled to the vocoder's, else None.
+    """
+
+    audio: torch.Tensor
+    sample_rate: int
+    resampled_from: int | None = None
+
+
+class Vocoder:
+    """A loaded vocoder model file.
+
+    Parameters
+    ----------
+    model : str or os.PathLike
+        Vocoder model file or shipped name (``"music-vocoder"``).
+    device : str or torch.device
+        Where synthesis runs (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
+
+    Attributes
+    ----------
+    feature : FeatureConfig
+        The log-mel the model inverts (compute mels with it).
+    sample_rate : int
+    spec : VocoderSpec
+
+    Examples
+    --------
+    >>> from torchmusic.features import FeatureConfig
+    >>> voc = Vocoder("music-vocoder")  # doctest: +SKIP
+    >>> mel = voc.feature.compute(torch.randn(22050))  # (128, 44)  # doctest: +SKIP
+    >>> voc(mel).shape  # doctest: +SKIP
+    torch.Size([22528])
+    """
+
+    def __init__(self, model: str | os.PathLike[str] = "music-vocoder", *, device: Any = "cpu"):
+        from torchmusic.models.vocoder.vocoderfile import load_vocoder_file
+
+        self.device = torch.device(device)
+        self.net, self.spec = load_vocoder_file(model, device=self.device)
+        self.net.eval()
+        self.path = str(model)
+        self.feature: FeatureConfig = self.spec.feature_config()
+        self.sample_rate = int(self.feature.sr)
+        self.hop = int(self.feature.hop_length)
+
+    def __repr__(self) -> str:
+        return f"Vocoder({self.path!r}, architecture={self.spec.architecture!r}, sr={self.sample_rate})"
+
+    # -- mel -> audio -----------------------------------------------------------------------
+    def check_mel(self, mel: Any, *, feature: FeatureConfig | None = None) -> torch.Tensor:
+        """``mel`` as a float tensor of shape ``(..., n_mels, frames)``, checked.
+
+        Raises
+        ------
+        ParameterError
+            ``feature`` differs from the model's (every differing setting named), the
+            mel has another number of bands, fewer than 1 frame, or NaN/Inf values.
+        """
+        from torchmusic.models.vocoder.vocoderfile import check_mel_settings
+
+        if feature is not None:
+            check_mel_settings(self.feature, feature)
+        mel = torch.as_tensor(mel)
+        if not mel.is_floating_point():
+            raise ParameterError(f"mel must be a floating-point array, got dtype {mel.dtype}")
+        if mel.ndim < 2 or mel.shape[-2] != self.feature.n_mels or mel.shape[-1] < 1:
+            raise ParameterError(
+                f"mel has shape {tuple(mel.shape)}; expected (..., n_mels={self.feature.n_mels}, "
+                "frames >= 1): the log-mel of the model's FeatureConfig (Vocoder.feature)"
+            )
+        if not torch.isfinite(mel).all():
+            bad = int((~torch.isfinite(mel)).sum())
+            raise ParameterError(
+                f"mel has {bad} NaN/Inf value(s); a log-mel from power_to_db is finite (its "
+                "floor is amin=1e-10, i.e. -100 dB)"
+            )
+        return mel.float()
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        mel: Any,
+        *,
+        feature: FeatureConfig | None = None,
+        chunk_frames: int = CHUNK_FRAMES,
+        context_frames: int = CONTEXT_FRAMES,
+    ) -> torch.Tensor:
+        """Synthesise audio from log-mel(s).
+
+        Parameters
+        ----------
+        mel : torch.Tensor or np.ndarray
+            ``(n_mels, frames)`` or ``(batch, n_mels, frames)`` log-mel in dB,
+            computed with :attr:`feature`.
+        feature : FeatureConfig, optional
+            The settings ``mel`` was computed with; checked against the model's.
+        chunk_frames, context_frames : int
+            Long mels are synthesised ``chunk_frames`` at a time with
+            ``context_frames`` of overlap on each side (then trimmed), so memory
+            does not grow with the length.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(samples,)`` or ``(batch, samples)`` on the CPU, ``samples = frames * hop``.
+        """
+        mel = self.check_mel(mel, feature=feature)
+        squeeze = mel.ndim == 2
+        batch = mel.reshape(-1, *mel.shape[-2:])
+        out = self._chunked(batch, chunk_frames=chunk_frames, context_frames=context_frames)
+        return out[0] if squeeze else out.reshape(*mel.shape[:-2], -1)
+
+    def _chunked(self, mel: torch.Tensor, *, chunk_frames: int, context_frames: int) -> torch.Tensor:
+        if chunk_frames < 1 or context_frames < 0:
+            raise ParameterError(
+                f"chunk_frames={chunk_frames!r} must be >= 1 and context_frames="
+                f"{context_frames!r} >= 0"
+            )
+        n_frames = mel.shape[-1]
+        hop = self.hop
+        pieces = []
+        for start in range(0, n_frames, chunk_frames):
+            stop = min(n_frames, start + chunk_frames)
+            lo, hi = max(0, start - context_frames), min(n_frames, stop + context_frames)
+            audio = self.net(mel[..., lo:hi].to(self.device)).float().cpu()
+            # Keep the samples of [start, stop): the context only conditions them.
+            pieces.append(audio[..., (start - lo) * hop : (stop - lo) * hop])
+        return torch.cat(pieces, dim=-1)
+
+    # -- audio -> mel -> audio -----------------------------------------------------------------
+    def resynthesize(
+        self, audio: Any, sr: int, *, chunk_frames: int = CHUNK_FRAMES
+    ) -> Resynthesis:
+        """Analysis-resynthesis: our log-mel of ``audio``, then the vocoder.
+
+        Parameters
+        ----------
+        audio : torch.Tensor or np.ndarray
+            ``(samples,)`` or ``(channels, samples)``; each channel is vocoded on its own.
+        sr : int
+            Its sample rate; other rates than the model's are resampled (soxr HQ).
+
+        Returns
+        -------
+        Resynthesis
+            The audio, ``(channels, samples)``, as long as the (resampled) input.
+
+        Raises
+        ------
+        ParameterError
+            Empty, non-finite or shorter than :data:`MIN_SECONDS` input.
+        """
+        from torchmusic.audio import resample
+
+        y = torch.as_tensor(audio, dtype=torch.float32)
+        if y.ndim == 1:
+            y = y.unsqueeze(0)
+        if y.ndim != 2:
+            raise ParameterError(f"audio has shape {tuple(y.shape)}; expected (samples,) or (channels, samples)")
+        if y.shape[-1] < max(1, round(MIN_SECONDS * sr)):
+            raise ParameterError(
+                f"audio of {y.shape[-1]} samples at {sr} Hz is shorter than {MIN_SECONDS * 1000:g} ms; "
+                "nothing to vocode"
+            )
+        if not torch.isfinite(y).all():
+            raise ParameterError("audio has NaN/Inf samples")
+        resampled_from = None
+        if sr != self.sample_rate:
+            y = resample(y, orig_sr=sr, target_sr=self.sample_rate)
+            resampled_from = int(sr)
+        n = y.shape[-1]
+        mel = self.feature.compute(y)  # (channels, n_mels, frames)
+        out = self(mel, chunk_frames=chunk_frames)
+        if out.ndim == 1:
+            out = out.unsqueeze(0)
+        return Resynthesis(out[..., :n], self.sample_rate, resampled_from)
+
+
+def load_vocoder(model: str | os.PathLike[str] = "music-vocoder", *, device: Any = "cpu") -> Vocoder:
+    """:class:`Vocoder` of a model file or shipped name (see there)."""
+    return Vocoder(model, device=device)
+
+
+def vocode_file(
+    vocoder: Vocoder, path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
+) -> tuple[Path, Resynthesis]:
+    """Resynthesise one audio file into ``out_dir/<name>.wav`` (PCM 16, the model's rate).
+
+    Raises
+    ------
+    AudioFileError
+        The file cannot be decoded (named).
+    ParameterError
+        The audio is too short or not finite.
+    """
+    import soundfile as sf
+
+    from torchmusic.audio import load
+
+    src = Path(path)
+    y, sr = load(src, sr=None, mono=False)
+    try:
+        result = vocoder.resynthesize(y, sr)
+    except ParameterError as exc:
+        raise DataError(f"{str(src)!r}: {exc}") from None
+    out = Path(out_dir) / f"{src.stem}.wav"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".partial")
+    sf.write(tmp, result.audio.clamp(-1, 1).T.numpy(), result.sample_rate, subtype="PCM_16", format="WAV")
+    os.replace(tmp, out)
+    return out, result
+
+
+__all__ = ["CHUNK_FRAMES", "Resynthesis", "Vocoder", "load_vocoder", "vocode_file"]

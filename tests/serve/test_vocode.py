@@ -1,0 +1,140 @@
+"""The vocoder API and ``torchmusic vocode``: shapes, chunking without seams, checks, bad input.
+
+A tiny Vocos-style model (random weights: what is tested is the plumbing, not the
+sound) saved as a real model file; real audio from ``../shared/data/recordings``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from torchmusic.errors import DataError, ParameterError
+from torchmusic.features.config import FeatureConfig
+
+SR = 22050
+
+
+@pytest.fixture(scope="module")
+def tiny_vocoder(tmp_path_factory):
+    from torchmusic.models.vocoder import build_vocoder
+    from torchmusic.models.vocoder.vocoderfile import VocoderSpec, save_vocoder
+
+    torch.manual_seed(0)
+    net = build_vocoder("vocos", n_mels=128, hop_length=512, dim=32, intermediate_dim=64, num_layers=2)
+    path = tmp_path_factory.mktemp("voc") / "tiny.safetensors"
+    save_vocoder(path, net.eval(), VocoderSpec("vocos", {}, FeatureConfig().to_dict()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def vocoder(tiny_vocoder):
+    from torchmusic.serve.vocode import Vocoder
+
+    return Vocoder(tiny_vocoder)
+
+
+@pytest.fixture(scope="module")
+def waltz(shared_data):
+    y, sr = sf.read(shared_data / "recordings" / "147793__setuniman__sweet-waltz-0i-22mi.ogg", dtype="float32")
+    assert sr == SR
+    return torch.from_numpy(y if y.ndim == 1 else y.mean(1))
+
+
+def test_vocoder_takes_exactly_what_the_features_give(vocoder, waltz):
+    mel = vocoder.feature.compute(waltz[:SR])  # (128, 44)
+    out = vocoder(mel)
+    assert out.shape == (mel.shape[-1] * 512,) and torch.isfinite(out).all()
+    batch = vocoder(torch.stack([mel, mel]))
+    assert batch.shape == (2, mel.shape[-1] * 512)
+    torch.testing.assert_close(batch[0], out, atol=1e-5, rtol=0)
+
+
+def test_model_file_round_trip_gives_identical_audio(tiny_vocoder, vocoder, waltz):
+    from torchmusic.serve.vocode import Vocoder
+
+    mel = vocoder.feature.compute(waltz[: SR // 2])
+    again = Vocoder(tiny_vocoder)
+    assert torch.equal(vocoder(mel), again(mel))
+
+
+def test_chunked_synthesis_equals_whole_synthesis_and_has_no_seam(vocoder, waltz):
+    mel = vocoder.feature.compute(waltz[: 6 * SR])  # 259 frames
+    whole = vocoder(mel, chunk_frames=10_000)
+    chunked = vocoder(mel, chunk_frames=64)
+    assert chunked.shape == whole.shape
+    # Everywhere, including the samples around each chunk boundary (64 * 512 * k):
+    # the context frames make a chunk's samples those of whole-file synthesis.
+    err = (chunked - whole).abs()
+    assert float(err.max()) < 1e-4, float(err.max())
+    for k in (1, 2, 3):
+        edge = 64 * 512 * k
+        window = slice(edge - 256, edge + 256)
+        # no step at the boundary: the jump across it is like its neighbours'
+        jump = (chunked[edge] - chunked[edge - 1]).abs()
+        typical = (chunked[window][1:] - chunked[window][:-1]).abs().max()
+        assert jump <= typical + 1e-6
+    # Without context the boundary differs: the test above could fail.
+    no_context = vocoder(mel, chunk_frames=64, context_frames=0)
+    assert float((no_context - whole).abs().max()) > 1e-3
+
+
+def test_a_mel_of_other_settings_is_refused_by_name(vocoder, waltz):
+    other = FeatureConfig(n_mels=80)
+    with pytest.raises(ParameterError, match=r"n_mels: model 128, given 80"):
+        vocoder(other.compute(waltz[:SR]), feature=other)
+    with pytest.raises(ParameterError, match=r"shape \(80, 44\).*n_mels=128"):
+        vocoder(other.compute(waltz[:SR]))
+    with pytest.raises(ParameterError, match="hop_length: model 512, given 256"):
+        vocoder.check_mel(torch.zeros(128, 5), feature=dataclasses.replace(FeatureConfig(), hop_length=256))
+
+
+def test_nan_mels_are_refused(vocoder):
+    mel = torch.zeros(128, 10)
+    mel[3, 4] = float("nan")
+    with pytest.raises(ParameterError, match="1 NaN/Inf value"):
+        vocoder(mel)
+
+
+def test_resynthesis_keeps_length_channels_and_says_when_it_resampled(vocoder, waltz):
+    stereo = torch.stack([waltz[:SR], 0.5 * waltz[:SR]])
+    res = vocoder.resynthesize(stereo, SR)
+    assert res.audio.shape == (2, SR) and res.resampled_from is None
+    assert torch.isfinite(res.audio).all()
+    res = vocoder.resynthesize(waltz[:SR].numpy(), 44100)  # claimed 44.1 kHz: resampled
+    assert res.resampled_from == 44100 and res.audio.shape == (1, SR // 2)
+    silence = vocoder.resynthesize(torch.zeros(SR), SR)
+    assert silence.audio.shape == (1, SR) and torch.isfinite(silence.audio).all()
+    with pytest.raises(ParameterError, match="shorter than 10 ms"):
+        vocoder.resynthesize(torch.zeros(100), SR)  # 4.5 ms
+
+
+def test_vocode_command_processes_good_files_and_lists_bad_ones(tiny_vocoder, waltz, tmp_path, capsys):
+    from torchmusic.cli.main import main
+
+    good = tmp_path / "in" / "good.wav"
+    good.parent.mkdir()
+    sf.write(good, waltz[: SR + 123].numpy(), SR)
+    sf.write(tmp_path / "in" / "tiny.wav", np.zeros(110, dtype="float32"), SR)  # 5 ms
+    (tmp_path / "in" / "fake.wav").write_bytes(b"not audio at all")
+    out = tmp_path / "out"
+    code = main(["vocode", "-m", str(tiny_vocoder), str(tmp_path / "in"), "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "tiny.wav" in err and "fake.wav" in err and "Traceback" not in err
+    y, sr = sf.read(out / "good.wav")
+    assert sr == SR and len(y) == SR + 123 and np.isfinite(y).all()
+    assert not (out / "fake.wav").exists() and not (out / "tiny.wav").exists()
+
+
+def test_vocode_refuses_a_classifier_file_by_what_it_is(tmp_path, capsys):
+    from torchmusic.cli.main import main
+    from torchmusic.pretrained import resolve_model
+
+    code = main(["vocode", "-m", str(resolve_model("drums")), "x.wav", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 1 and "classifier model file" in err and "Traceback" not in err
