@@ -90,9 +90,10 @@ def upsample_conv(
     """A transposed conv that maps ``L`` steps to exactly ``L * rate`` steps.
 
     ``out = (L - 1) * rate - 2 * padding + kernel + output_padding``; choosing
-    ``2 * padding + output_padding = kernel - rate`` makes it ``L * rate``.
+    ``2 * padding - output_padding = kernel - rate`` makes it ``L * rate`` (an odd
+    ``kernel - rate`` pads one more on each side and gives one step back at the end).
     """
-    padding = (kernel - rate) // 2
+    padding = (kernel - rate + 1) // 2
     output_padding = (kernel - rate) % 2
     return nn.ConvTranspose1d(
         channels_in,

@@ -186,11 +186,10 @@ class Vocos(nn.Module):
         x, unbatched = as_batch(mel, self.config.n_mels)
         frames, hop, n_fft = x.shape[-1], self.config.hop_length, self.config.n_fft
         spec = self.spectrum(x)
-        if n_fft < 2 * hop:
-            # With center=True the last hop of samples is covered only by the falling half
-            # of the last window; below 2 * hop overlap that half nearly vanishes and the
-            # overlap-add divides by ~0, so one repeated frame covers the tail.
-            spec = torch.cat([spec, spec[..., -1:]], dim=-1)
+        # The output runs one hop past the last frame's centre, where (for n_fft near
+        # 2 * hop) only the vanishing end of the last window reaches and the overlap-add
+        # would divide by ~0: one repeated frame covers that tail.
+        spec = torch.cat([spec, spec[..., -1:]], dim=-1)
         y = torch.istft(
             spec,
             n_fft,
