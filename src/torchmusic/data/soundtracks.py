@@ -63,6 +63,8 @@ class SoundtrackPackage:
         Upstream home page.
     exclude : tuple of str
         File names (fnmatch patterns) left out, each for a reason given in a comment.
+    note : str
+        Where the per-track licences and authors come from, for ``LICENSES.md``.
     """
 
     name: str
@@ -71,6 +73,7 @@ class SoundtrackPackage:
     holders: str
     source: str
     exclude: tuple[str, ...] = ()
+    note: str = ""
 
     @property
     def copyright_file(self) -> Path:
@@ -91,6 +94,9 @@ PACKAGES: tuple[SoundtrackPackage, ...] = (
         "The Battle for Wesnoth project and its composers",
         "https://www.wesnoth.org/",
         exclude=("silence.ogg",),  # 10 s of digital silence, a game placeholder
+        note="Debian's copyright file gives GPL-2+ for the whole package; the per-track "
+        "authors and return_to_wesnoth's CC BY-SA 4.0 come from upstream's copyrights.csv, "
+        "whose MD5 sums match the files of wesnoth-1.16-music 1:1.16.9-1.",
     ),
     SoundtrackPackage(
         "warzone2100-music",
@@ -98,6 +104,9 @@ PACKAGES: tuple[SoundtrackPackage, ...] = (
         "CC-BY-SA-3.0+ or GPL-2+",
         "2019-2022 LupusMechanicus",
         "https://wz2100.net/",
+        note="The 1999 score (original_soundtrack, menu.opus) falls under Debian's "
+        "'Files: *' GPL-2+; the albums' license.txt gives LupusMechanicus' tracks as "
+        "CC BY-SA 3.0 or later, or GPL-2+, and track3_enhanced (derived from track 3) GPL-2+.",
     ),
     SoundtrackPackage(
         "singularity-music",
@@ -503,30 +512,33 @@ _REDISTRIBUTION = """\
 
 This is not legal advice. Every licence above allows copying, modifying and
 redistributing the recordings, commercially too, so training on them is allowed.
-Whether trained weights are a *derivative* ("adaptation", "work based on the
+Whether trained weights are a *derivative* ("Adaptation", "work based on the
 Program") of the training audio is legally unsettled. Whoever publishes weights
 trained on these tracks should therefore:
 
 1. **Attribute**: ship this file with the weights. It names every track, its
-   authors / copyright holders, its licence and a link to the licence text, and
-   states the change made: *the recordings were decoded, resampled, cut into
-   segments and used to fit the parameters of a neural network; no recording is
-   contained in the weights.*
-2. **Share alike, conservatively**: if the weights are a derivative, the
-   share-alike terms of CC BY-SA and of the GPL apply to them. GPL-2+ material
-   allows GPL-3.0-or-later; CC BY-SA 4.0 adaptations may be licensed under
-   GPL-3.0 (CC's declared one-way compatibility); CC BY-SA 3.0 adaptations may
-   use a later CC BY-SA version (section 4(b)), hence 4.0. GPL-2 and CC BY-SA 3.0
-   are *not* directly compatible with each other. The conservative choice for a
-   model trained on the whole set is to release the weights under
-   **GPL-3.0-or-later** with this attribution, or to train on a single licence
-   family (all-GPL-2+ or all-CC-BY-SA tracks; filter the manifest's `licence`
-   column) and release under that licence.
-3. **Do not imply endorsement** by the authors or projects (CC BY-SA 3.0 §4(c),
-   4.0 §3(a)(1)).
+   authors / copyright holders, its licence and a link to the licence text.
+   State the change made: *the recordings were decoded, resampled, cut into
+   segments and used to fit the parameters of a neural network; the weights are
+   not meant to contain or reproduce any recording.*
+2. **Share alike**: if the weights are a derivative, the share-alike terms of the
+   GPL and of CC BY-SA apply to them. GPL-2+ allows GPL-3.0. A CC BY-SA 3.0
+   Adaptation may be released under a later CC BY-SA version (3.0 section 4(b)),
+   and CC declares CC BY-SA 4.0 one-way compatible with GPL-3.0. GPL-2 and CC BY-SA
+   3.0 are *not* compatible with each other, and the two-step path from CC BY-SA
+   3.0 to GPL-3.0 is not explicitly endorsed by CC. So:
+   - safest: train on one licence family and release the weights under it: the
+     GPL family (`GPL-2+` and the dual-licensed `CC-BY-SA-3.0+ or GPL-2+` tracks;
+     weights under GPL-2.0-or-later) or the CC family (`CC-BY-SA-3.0`,
+     `CC-BY-SA-4.0` and the dual-licensed tracks; weights under CC BY-SA 4.0).
+     Filter the manifest's `licence` column.
+   - a model trained on all tracks: release the weights under GPL-3.0 with this
+     attribution, and get legal advice first.
+3. **Do not imply endorsement** by the authors or the game projects (CC BY-SA 3.0
+   section 4(c), 4.0 section 3(a)(1)).
 
-The licence texts are on any Debian system in `/usr/share/common-licenses/`
-(GPL-2, GPL-3, CC-BY-SA-3.0 where installed) and in each package's copyright file.
+The licence texts are in each package's Debian copyright file (and the GPL in
+`/usr/share/common-licenses/`).
 """
 
 
@@ -577,9 +589,11 @@ def write_licences(out_md: str | os.PathLike[str], tracks: Iterable[SoundtrackTr
                 f"- Install: `apt-get install {name}`",
                 f"- Upstream: {package.source}",
                 f"- Debian copyright file: {package.copyright_url}",
-                f"- Copyright: {package.holders}",
+                *([f"- Note: {package.note}"] if package.note else []),
             ]
+        holders = "; ".join(sorted({t.attribution for t in items}))
         lines += [
+            f"- Copyright: {holders}",
             f"- Licences: {', '.join(f'{x} ({LICENCE_URLS.get(x, x)})' for x in licences)}",
             "",
         ]
