@@ -130,19 +130,21 @@ def test_mel_loss_is_natural_log_of_amplitude_with_floor() -> None:
     torch.testing.assert_close(loss.log_mel(y), expected)
 
 
-def test_mel_loss_is_differentiable_wrt_generated_only() -> None:
+def test_mel_loss_is_differentiable_wrt_generated() -> None:
     target = noise(2, 4096, seed=1)
     generated = noise(2, 4096, seed=2).requires_grad_()
-    target.requires_grad_()
-    MelLoss()(generated, target).backward()
+    MelLoss()(target, generated).backward()
     assert generated.grad is not None and torch.isfinite(generated.grad).all()
     assert generated.grad.abs().sum() > 0
-    assert target.grad is None
+    # A small step against the gradient lowers the loss.
+    with torch.no_grad():
+        stepped = generated - 1e-3 * generated.grad / generated.grad.abs().max()
+        assert MelLoss()(target, stepped) < MelLoss()(target, generated)
 
 
 def test_mel_loss_errors() -> None:
-    with pytest.raises(ParameterError, match=r"\(2, 100\) vs target of \(2, 90\)"):
-        MelLoss()(torch.zeros(2, 100), torch.zeros(2, 90))
+    with pytest.raises(ParameterError, match=r"\(2, 90\) vs generated of \(2, 100\)"):
+        MelLoss()(torch.zeros(2, 90), torch.zeros(2, 100))
     with pytest.raises(ParameterError, match=r"FeatureConfig"):
         MelLoss({"n_mels": 40})  # type: ignore[arg-type]
 
@@ -155,29 +157,29 @@ def test_mr_stft_of_identical_is_zero() -> None:
 
 
 def test_mr_stft_of_double_amplitude_by_hand() -> None:
-    # generated Y, target 2Y: sc = ||2|Y| - |Y||| / ||2|Y||| = 1/2 and the log
+    # target 2Y, generated Y: sc = ||2|Y| - |Y||| / ||2|Y||| = 1/2 and the log
     # magnitudes differ by ln 2 everywhere (loud noise: no bin at the 1e-7 clamp).
     y = noise(2, 8192)
-    sc, mag = MultiResolutionSTFTLoss()(y, 2 * y)
+    sc, mag = MultiResolutionSTFTLoss()(2 * y, y)
     assert sc.item() == pytest.approx(0.5, rel=1e-5)
     assert mag.item() == pytest.approx(LN2, rel=1e-5)
-    # The other way round the denominator is ||Y||: sc = 1.
-    sc, _ = MultiResolutionSTFTLoss()(2 * y, y)
+    # Target Y, generated 2Y: the denominator is ||Y||, so sc = 1.
+    sc, _ = MultiResolutionSTFTLoss()(y, 2 * y)
     assert sc.item() == pytest.approx(1.0, rel=1e-5)
 
 
 def test_mr_stft_averages_over_resolutions() -> None:
     y, g = noise(1, 4096, seed=3), noise(1, 4096, seed=4)
     resolutions = ((256, 64, 256), (512, 128, 400))
-    both = MultiResolutionSTFTLoss(resolutions)(g, y)
-    singles = [MultiResolutionSTFTLoss((r,))(g, y) for r in resolutions]
+    both = MultiResolutionSTFTLoss(resolutions)(y, g)
+    singles = [MultiResolutionSTFTLoss((r,))(y, g) for r in resolutions]
     for k in range(2):
         assert both[k].item() == pytest.approx((singles[0][k].item() + singles[1][k].item()) / 2)
 
 
 def test_mr_stft_gradients_are_finite_even_on_silence() -> None:
     generated = torch.zeros(1, 4096, requires_grad=True)
-    sc, mag = MultiResolutionSTFTLoss()(generated, noise(1, 4096))
+    sc, mag = MultiResolutionSTFTLoss()(noise(1, 4096), generated)
     (sc + mag).backward()
     assert torch.isfinite(generated.grad).all()
 
@@ -230,8 +232,8 @@ def test_tiny_vocos_overfits_one_clip(shared_data: Path) -> None:
     def losses() -> tuple[torch.Tensor, torch.Tensor]:
         # The output runs one hop past the clip (frames * hop); compare the clip's span.
         out = model(mel)[:, : y.shape[-1]]
-        sc, mag = stft_loss(out, y)
-        return mel_loss(out, y), sc + mag
+        sc, mag = stft_loss(y, out)
+        return mel_loss(y, out), sc + mag
 
     with torch.no_grad():
         first = losses()[0].item()

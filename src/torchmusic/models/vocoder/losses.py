@@ -3,6 +3,7 @@
 Adversarial losses take the per-sub-discriminator lists that the discriminators of
 :mod:`.discriminators` return and *sum* over sub-discriminators (as HiFi-GAN does);
 loss weights (HiFi-GAN: mel 45, feature matching 2) are the trainer's business.
+Every two-input loss takes the real / target side first: ``loss(real, fake)``.
 """
 
 from __future__ import annotations
@@ -142,11 +143,11 @@ def _waveform(y: torch.Tensor, name: str) -> torch.Tensor:
     return y
 
 
-def _check_same_shape(generated: torch.Tensor, target: torch.Tensor) -> None:
+def _check_same_shape(target: torch.Tensor, generated: torch.Tensor) -> None:
     if generated.shape != target.shape:
         raise ParameterError(
-            f"generated audio of shape {tuple(generated.shape)} vs target of "
-            f"{tuple(target.shape)}; crop both to the same length"
+            f"target audio of shape {tuple(target.shape)} vs generated of "
+            f"{tuple(generated.shape)}; crop both to the same length"
         )
 
 
@@ -203,26 +204,28 @@ class MelLoss(nn.Module):
         """Natural-log mel amplitude ``(batch, n_mels, frames)`` of ``(batch, samples)``."""
         return self.logmel(_waveform(y, "audio")) * self.scale
 
-    def forward(self, generated: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, target: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
         """Mean absolute log-mel difference; differentiable w.r.t. ``generated``.
 
         Parameters
         ----------
-        generated, target : Tensor
-            ``(batch, samples)``, ``(batch, 1, samples)`` or ``(samples,)``, same shape.
+        target, generated : Tensor
+            Real first, as in every loss here; ``(batch, samples)``,
+            ``(batch, 1, samples)`` or ``(samples,)``, same shape. (The loss is
+            symmetric; gradients flow to whichever input requires them.)
         """
-        generated, target = _waveform(generated, "generated"), _waveform(target, "target")
-        _check_same_shape(generated, target)
-        with torch.no_grad():
-            reference = self.logmel(target)
-        return F.l1_loss(self.logmel(generated) * self.scale, reference * self.scale)
+        target, generated = _waveform(target, "target"), _waveform(generated, "generated")
+        _check_same_shape(target, generated)
+        # No no_grad on the target: a tensor without requires_grad costs nothing extra
+        # (and takes the blocked CPU path), and swapped arguments still get gradients.
+        return F.l1_loss(self.logmel(generated) * self.scale, self.logmel(target) * self.scale)
 
 
 class MultiResolutionSTFTLoss(nn.Module):
     """Spectral convergence and log-magnitude L1 averaged over STFT resolutions.
 
     From Parallel WaveGAN (Yamamoto et al., 2020): for each ``(n_fft, hop, win_length)``
-    with magnitudes ``X`` (generated) and ``Y`` (target) clamped at 1e-7,
+    with magnitudes ``Y`` (target) and ``X`` (generated) clamped at 1e-7,
     ``sc = ||Y - X||_F / ||Y||_F`` and ``mag = mean |log Y - log X|``.
 
     Parameters
@@ -233,7 +236,7 @@ class MultiResolutionSTFTLoss(nn.Module):
     --------
     >>> loss = MultiResolutionSTFTLoss()
     >>> y = torch.randn(2, 8192)
-    >>> sc, mag = loss(y, 2 * y)
+    >>> sc, mag = loss(2 * y, y)  # target 2y, generated y
     >>> round(float(sc), 4), round(float(mag), 4)
     (0.5, 0.6931)
     """
@@ -272,17 +275,19 @@ class MultiResolutionSTFTLoss(nn.Module):
         return (spec.real.square() + spec.imag.square()).clamp(min=1e-14).sqrt()
 
     def forward(
-        self, generated: torch.Tensor, target: torch.Tensor
+        self, target: torch.Tensor, generated: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(spectral_convergence, log_magnitude)``, each averaged over the resolutions.
 
         Parameters
         ----------
-        generated, target : Tensor
-            ``(batch, samples)``, ``(batch, 1, samples)`` or ``(samples,)``, same shape.
+        target, generated : Tensor
+            Real first, as in every loss here (the spectral convergence divides by the
+            target's norm); ``(batch, samples)``, ``(batch, 1, samples)`` or
+            ``(samples,)``, same shape.
         """
-        generated, target = _waveform(generated, "generated"), _waveform(target, "target")
-        _check_same_shape(generated, target)
+        target, generated = _waveform(target, "target"), _waveform(generated, "generated")
+        _check_same_shape(target, generated)
         sc_total = torch.zeros((), device=generated.device)
         mag_total = torch.zeros((), device=generated.device)
         for i in range(len(self.resolutions)):
