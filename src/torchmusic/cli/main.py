@@ -132,6 +132,24 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--soundfont", default=None, help="path to a General MIDI .sf2")
     d.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     d.set_defaults(handler="torchmusic.cli.datasets_cmd:build_demo")
+    s = bsub.add_parser(
+        "soundtracks",
+        help="vocoder audio: Debian's game-soundtrack packages (manifest + licences)",
+        description="Write DIR/manifest.csv (the installed tracks, split by track) and "
+        "DIR/LICENSES.md; no audio is copied. Needs: apt-get install wesnoth-1.16-music "
+        "warzone2100-music singularity-music hyperrogue-music",
+        epilog=_flags.examples(
+            "torchmusic datasets build soundtracks --out soundtracks",
+            "torchmusic datasets build soundtracks --out st --packages wesnoth-1.16-music --seed 1",
+        ),
+    )
+    s.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder")
+    s.add_argument("--root", default="/usr/share", help="where the packages are installed")
+    s.add_argument("--packages", nargs="+", default=None, help="package names (default: all)")
+    s.add_argument("--valid", type=float, default=0.1, help="validation fraction")
+    s.add_argument("--test", type=float, default=0.1, help="test fraction")
+    s.add_argument("--seed", type=int, default=0, help="seed of the split")
+    s.set_defaults(handler="torchmusic.cli.datasets_cmd:build_soundtracks")
 
     p = sub.add_parser(
         "train",

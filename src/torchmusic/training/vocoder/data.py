@@ -70,8 +70,28 @@ def split_tracks(cfg: VocoderTrainConfig) -> dict[str, list[str]]:
 
 
 def collate_segments(items: list[Any]) -> torch.Tensor:
-    """``(batch, samples)`` float32 from segments given as tensors or arrays."""
-    return torch.stack([torch.as_tensor(x, dtype=torch.float32).reshape(-1) for x in items])
+    """``(batch, samples)`` float32 from segment items (``{"waveform": ...}``) or arrays."""
+    return torch.stack(
+        [
+            torch.as_tensor(x["waveform"] if isinstance(x, dict) else x, dtype=torch.float32)
+            for x in items
+        ]
+    )
+
+
+def evenly_per_track(segments: list[tuple[int, int]], k: int) -> list[int]:
+    """Indices of at most ``k`` segments per track, spread evenly over each track."""
+    by_track: dict[int, list[int]] = {}
+    for i, (track, _) in enumerate(segments):
+        by_track.setdefault(track, []).append(i)
+    chosen: list[int] = []
+    for items in by_track.values():
+        if len(items) <= k:
+            chosen += items
+        else:
+            step = len(items) / k
+            chosen += [items[int(step * j + step / 2)] for j in range(k)]
+    return chosen
 
 
 class VocoderData:
@@ -84,38 +104,36 @@ class VocoderData:
         self.parts = split_tracks(cfg)
         feature = cfg.feature_config()
         self.sr = feature.sr
+        cache = cfg.audio_cache_dir()
+        # Decoded once into the cache (.npy, memory-mapped): later epochs, runs and
+        # resumes never decode the compressed files again.
         self.train = AudioSegments(
             self.parts[TRAIN],
             segment_samples=cfg.segment_samples(),
             sr=self.sr,
             segments_per_track=cfg.segments_per_track,
             seed=cfg.seed,
+            cache_dir=cache,
         )
-        self.valid = None
+        self.valid: Any = None
         if self.parts[VALID]:
             hop = feature.hop_length
             # Whole frames, so that the mel of a segment and the audio line up.
             seg = max(1, round(cfg.val_segment_seconds * self.sr / hop)) * hop
-            self.valid = FixedSegments(
-                self.parts[VALID],
-                segment_samples=seg,
-                hop_samples=seg,
-                sr=self.sr,
-                max_per_track=cfg.val_segments_per_track,
+            fixed = FixedSegments(
+                self.parts[VALID], segment_samples=seg, hop_samples=seg, sr=self.sr, cache_dir=cache
+            )
+            self.valid_failed = fixed.failed
+            self.valid = torch.utils.data.Subset(
+                fixed, evenly_per_track(fixed.segments, cfg.val_segments_per_track)
             )
         self.workers = cfg.num_workers if cfg.num_workers is not None else (2 if on_gpu else 0)
-        if len(self.train) == 0:
-            raise DataError(f"no readable training audio in {cfg.data!r}: {self.failed_summary()}")
 
     @property
     def failed(self) -> list[tuple[str, str]]:
         """``(path, error)`` of every file that could not be decoded."""
-        out: list[tuple[str, str]] = []
-        for ds in (self.train, self.valid):
-            for f in getattr(ds, "failed", []) if ds is not None else []:
-                out.append((str(getattr(f, "path", f[0] if isinstance(f, tuple) else f)),
-                            str(getattr(f, "error", f[1] if isinstance(f, tuple) else ""))))
-        return out
+        failed = [*self.train.failed, *getattr(self, "valid_failed", [])]
+        return [(str(f.path), f.error) for f in failed]
 
     def failed_summary(self) -> str:
         """One line per undecodable file (or "none")."""
@@ -129,7 +147,9 @@ class VocoderData:
             drop_last=len(self.train) >= self.cfg.batch_size,
             collate_fn=collate_segments,
             num_workers=self.workers,
-            persistent_workers=self.workers > 0,
+            # Not persistent: workers get the dataset again each epoch, with its
+            # new epoch number (AudioSegments.set_epoch draws new segments).
+            persistent_workers=False,
         )
 
     def val_loader(self) -> DataLoader | None:

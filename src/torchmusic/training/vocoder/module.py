@@ -137,6 +137,13 @@ class VocoderModule(AdversarialModule):
         return {"total": total, "mel": mel, "sc": sc, "mag": mag}
 
     # -- Lightning hooks -----------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        super().on_train_epoch_start()
+        # New random segments every epoch (Lightning sets samplers' epochs, not datasets').
+        dataset = getattr(self.trainer.train_dataloader, "dataset", None)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(self.current_epoch)
+
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         from torchmusic.models.vocoder import losses as L
 

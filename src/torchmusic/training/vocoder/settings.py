@@ -65,6 +65,9 @@ class VocoderTrainConfig(RunRecipe):
         Write validation audio and spectrogram PNGs every N epochs (0: never).
     audio_examples : int
         How many validation segments get audio / PNGs.
+    cache_dir : str or None
+        Where decoded tracks are kept (``.npy``; default: ``decoded-audio`` in the
+        feature cache, ``~/.cache/torchmusic/features/decoded-audio``).
     """
 
     data: str | list[str] | None = None
@@ -93,8 +96,9 @@ class VocoderTrainConfig(RunRecipe):
     audio_every_n_epochs: int = 5
     audio_examples: int = 3
     num_workers: int | None = None
+    cache_dir: str | None = None
 
-    PATH_FIELDS: ClassVar[tuple[str, ...]] = ("data", "out_dir")
+    PATH_FIELDS: ClassVar[tuple[str, ...]] = ("data", "out_dir", "cache_dir")
     IDENTITY_KEYS: ClassVar[tuple[str, ...]] = (
         "data",
         "model",
@@ -162,6 +166,14 @@ class VocoderTrainConfig(RunRecipe):
         from torchmusic.features.config import FeatureConfig
 
         return FeatureConfig.from_dict(dict(self.feature))
+
+    def audio_cache_dir(self) -> Path:
+        """The folder of decoded tracks (``cache_dir`` or the default)."""
+        if self.cache_dir:
+            return Path(self.cache_dir).expanduser()
+        from torchmusic.data import default_cache_dir
+
+        return Path(default_cache_dir()) / "decoded-audio"
 
     def segment_samples(self) -> int:
         """Training segment length in samples."""

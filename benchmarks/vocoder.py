@@ -1,0 +1,230 @@
+"""Vocoder quality and speed on held-out music (issue 11, item 7).
+
+Quality, on >= 30 segments of 5 s from test tracks of the soundtrack manifest
+(tracks never used in training): log-mel L1 (dB), multi-resolution STFT distance
+(spectral convergence + log magnitude) and SI-SDR of each vocoder's resynthesis
+of the segment's log-mel (the toolkit's default log-mel, top_db 80), next to
+Griffin-Lim (librosa's ``mel_to_audio`` of the same mel, 32 and 100 iterations)
+and the oracle (the original audio through the same metrics: the floor).
+
+Speed: real-time factor (seconds of audio per second of compute) of each model
+at batch 1 (one 5 s segment) and batched (8 segments), with 1 and 2 torch
+threads, plus Griffin-Lim's; weights, file size and peak RSS.
+
+    torchmusic datasets build soundtracks --out /tmp/soundtracks
+    python benchmarks/vocoder.py --manifest /tmp/soundtracks/manifest.csv \
+        --model shipped=music-vocoder --model vocos-cpu=runs/voc/model.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DEFAULT_OUT, print_table, write_json  # noqa: E402
+
+
+def test_segments(
+    manifest: Path, *, n: int, seconds: float, sr: int
+) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` segments of ``seconds`` from the manifest's test tracks, evenly spread,
+    skipping near-silent ones (RMS < 1e-3)."""
+    from torchmusic.audio import load
+
+    with manifest.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("split") == "test"]
+    if not rows:
+        raise SystemExit(f"{manifest}: no test tracks")
+    paths = [(manifest.parent / r["path"]).resolve() for r in rows]
+    length = round(seconds * sr)
+    per_track = max(1, -(-n // len(paths)) + 1)
+    pool: list[tuple[np.ndarray, str]] = []
+    for path in paths:
+        y, _ = load(path, sr=sr)
+        y = y.numpy()
+        if len(y) < length:
+            continue
+        starts = np.linspace(0, len(y) - length, per_track + 2)[1:-1].astype(int)
+        for s in starts:
+            seg = y[s : s + length]
+            if np.sqrt(np.mean(seg**2)) >= 1e-3:
+                pool.append((seg, f"{path.name}@{s / sr:.1f}s"))
+    # Round-robin over tracks so every test track is represented.
+    by_track: dict[str, list] = {}
+    for seg, name in pool:
+        by_track.setdefault(name.split("@")[0], []).append((seg, name))
+    chosen: list[tuple[np.ndarray, str]] = []
+    while len(chosen) < n and any(by_track.values()):
+        for items in by_track.values():
+            if items and len(chosen) < n:
+                chosen.append(items.pop(0))
+    return [c[0] for c in chosen], [c[1] for c in chosen]
+
+
+def griffin_lim(mel_db: np.ndarray, feature: Any, n_iter: int) -> np.ndarray:
+    """librosa's mel -> audio (NNLS mel inversion, then Griffin-Lim) with the mel's settings."""
+    import librosa
+
+    power = librosa.db_to_power(mel_db)
+    return librosa.feature.inverse.mel_to_audio(
+        power,
+        sr=feature.sr,
+        n_fft=feature.n_fft,
+        hop_length=feature.hop_length,
+        win_length=feature.win_length,
+        window=feature.window,
+        center=feature.center,
+        pad_mode=feature.pad_mode,
+        power=feature.power,
+        n_iter=n_iter,
+        htk=feature.htk,
+        norm=feature.norm,
+        fmin=feature.fmin,
+        fmax=feature.fmax,
+    )
+
+
+def fit_length(y: np.ndarray, n: int) -> np.ndarray:
+    return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))
+
+
+def scores(reference: np.ndarray, estimate: np.ndarray) -> dict[str, float]:
+    from torchmusic.metrics.audio import log_mel_l1, mr_stft_distance, si_sdr
+
+    ref = torch.from_numpy(reference).double()
+    est = torch.from_numpy(estimate).double()
+    mr = mr_stft_distance(ref, est)
+    return {
+        "log_mel_l1_db": float(log_mel_l1(ref, est)),
+        "mr_stft": float(mr["mr_stft"]),
+        "spectral_convergence": float(mr["spectral_convergence"]),
+        "log_magnitude": float(mr["log_magnitude"]),
+        "si_sdr_db": float(si_sdr(ref, est)),
+    }
+
+
+def rtf(fn, audio_seconds: float, repeats: int = 3) -> float:
+    """Seconds of audio per second of compute (median of ``repeats`` after a warm-up)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return audio_seconds / float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--manifest", required=True, type=Path, help="soundtracks manifest.csv")
+    parser.add_argument(
+        "--model", action="append", default=[], metavar="NAME=FILE", help="vocoder(s) to score"
+    )
+    parser.add_argument("--segments", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--gl-iters", default="32,100")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--json", default=str(DEFAULT_OUT / "vocoder.json"))
+    args = parser.parse_args()
+
+    from torchmusic.features.config import FeatureConfig
+    from torchmusic.serve.vocode import Vocoder
+
+    t_start = time.perf_counter()
+    feature = FeatureConfig()
+    vocoders = {}
+    for item in args.model:
+        name, _, path = item.partition("=")
+        vocoders[name] = Vocoder(path or name, device=args.device)
+        if vocoders[name].feature != feature:
+            raise SystemExit(f"{name}: its log-mel is not the toolkit's default")
+    segments, names = test_segments(
+        args.manifest, n=args.segments, seconds=args.seconds, sr=feature.sr
+    )
+    print(f"{len(segments)} test segments of {args.seconds} s from {len(set(n.split('@')[0] for n in names))} tracks")
+    gl_iters = [int(i) for i in args.gl_iters.split(",") if i]
+    per_row: dict[str, list[dict[str, float]]] = {"oracle (original audio)": []}
+    per_row.update({f"Griffin-Lim {k}": [] for k in gl_iters})
+    per_row.update({name: [] for name in vocoders})
+    for seg in segments:
+        n = len(seg)
+        mel = feature.compute(torch.from_numpy(seg)).numpy()
+        per_row["oracle (original audio)"].append(scores(seg, seg))
+        for k in gl_iters:
+            per_row[f"Griffin-Lim {k}"].append(scores(seg, fit_length(griffin_lim(mel, feature, k), n)))
+        for name, voc in vocoders.items():
+            out = voc(torch.from_numpy(mel)).numpy()
+            per_row[name].append(scores(seg, fit_length(out, n)))
+    quality = {
+        row: {k: float(np.mean([s[k] for s in items])) for k in items[0]}
+        for row, items in per_row.items()
+    }
+    gl100 = quality.get("Griffin-Lim 100")
+    rows = []
+    for row, q in quality.items():
+        vs = ""
+        if gl100 and row in vocoders:
+            vs = (
+                f"{100 * (q['log_mel_l1_db'] / gl100['log_mel_l1_db'] - 1):+.1f} % / "
+                f"{100 * (q['mr_stft'] / gl100['mr_stft'] - 1):+.1f} %"
+            )
+        rows.append([row, q["log_mel_l1_db"], q["mr_stft"], q["spectral_convergence"], q["si_sdr_db"], vs])
+    tables = [
+        print_table(
+            f"vocoder quality: {len(segments)} held-out segments of {args.seconds:g} s (means)",
+            ["row", "log-mel L1 (dB)", "MR-STFT", "spectral conv.", "SI-SDR (dB)", "vs GL-100 (mel / MR-STFT)"],
+            rows,
+        )
+    ]
+    speed: list[dict[str, Any]] = []
+    if not args.skip_speed:
+        seg = torch.from_numpy(segments[0])
+        mel1 = feature.compute(seg)
+        mel8 = feature.compute(torch.from_numpy(np.stack(segments[:8])))
+        for threads in [int(t) for t in args.threads.split(",")]:
+            torch.set_num_threads(threads)
+            for name, voc in vocoders.items():
+                r1 = rtf(lambda: voc(mel1), args.seconds)
+                r8 = rtf(lambda: voc(mel8), args.seconds * mel8.shape[0])
+                n_params = sum(p.numel() for p in voc.net.parameters())
+                speed.append({"row": name, "threads": threads, "rtf_batch1": r1, "rtf_batch8": r8, "params": n_params})
+            if gl_iters:
+                k = max(gl_iters)
+                r = rtf(lambda: griffin_lim(mel1.numpy(), feature, k), args.seconds, repeats=1)
+                speed.append({"row": f"Griffin-Lim {k}", "threads": threads, "rtf_batch1": r, "rtf_batch8": None, "params": 0})
+        tables.append(
+            print_table(
+                f"vocoder speed on {args.device} (x real time; audio seconds per compute second)",
+                ["row", "threads", "batch 1", "batch 8", "weights"],
+                [[s["row"], s["threads"], s["rtf_batch1"], s["rtf_batch8"] or "-", f"{s['params']:,}"] for s in speed],
+            )
+        )
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process: {peak_rss_mb:.0f} MB; wall {time.perf_counter() - t_start:.0f} s")
+    write_json(
+        args.json,
+        {
+            "command": "python " + " ".join(sys.argv),
+            "segments": names,
+            "quality": quality,
+            "speed": speed,
+            "peak_rss_mb": peak_rss_mb,
+            "tables": tables,
+            "models": {n: {"path": v.path, "architecture": v.spec.architecture, "metrics": v.spec.metrics} for n, v in vocoders.items()},
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
