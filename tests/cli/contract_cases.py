@@ -216,6 +216,35 @@ CASES: list[Case] = [
       unchanged=(NEW,)),
     C("existing file as --out", "train embed", "train embed --data {audio_dir} --out {existing_file}",
       1, r"existing\.txt' is an existing file", unchanged=("{existing_file}",)),
+    # -- vocoders ------------------------------------------------------------------------
+    C("audio zoo (bad + good + 5.1 + 8/96 kHz + unicode)", "vocode",
+      f"vocode -m {{vocoder}} {{audio_dir}} --out {{tmp}}/v {Q}", 1, BAD_AUDIO,
+      produced=("{tmp}/v/good.wav", "{tmp}/v/Café del mar – take 2.wav", "{tmp}/v/surround51.wav",
+                "{tmp}/v/rate96k.wav", "{tmp}/v/rate8k.wav"),
+      stdout=r"rate96k\.wav -> .*\(resampled from 96000 Hz\)"),
+    C("NaN / Inf samples", "vocode", f"vocode -m {{vocoder}} {{nan}} {{inf}} {{good}} --out {{tmp}}/v {Q}",
+      1, r"(?s)nan\.wav: .*NaN.*inf\.wav", produced=("{tmp}/v/good.wav",)),
+    C("symlink loop in the folder", "vocode", f"vocode -m {{vocoder}} {{loop_dir}} --out {{tmp}}/v {Q}",
+      1, r"a\.wav.*[Ss]ymbolic link that loops", produced=("{tmp}/v/ok.wav",)),
+    C("existing file as --out", "vocode", f"vocode -m {{vocoder}} {{good}} --out {{existing_file}} {Q}",
+      1, r"existing\.txt' is an existing file; expected a folder", unchanged=("{existing_file}",)),
+    C("pickled model file (.pt)", "vocode", f"vocode -m {{pickle_pt}} {{good}} --out {NEW} {Q}", 1,
+      r"model\.pt is a pickled", unchanged=(NEW,)),
+    C("truncated model file", "vocode", f"vocode -m {{truncated_model}} {{good}} --out {NEW} {Q}", 1,
+      r"truncated\.safetensors is not a safetensors file or is truncated", unchanged=(NEW,)),
+    C("model file of the wrong kind", "vocode", f"vocode -m {{classifier}} {{good}} --out {NEW} {Q}", 1,
+      r"is an audio classifier model file", unchanged=(NEW,)),
+    C("model file of the wrong kind (generator)", "vocode",
+      f"vocode -m {{generator}} {{good}} --out {NEW} {Q}", 1, r"generator model file", unchanged=(NEW,)),
+    C("existing file as --out", "train vocoder",
+      "train vocoder --data {audio_dir} --out {existing_file}", 1,
+      r"existing\.txt' is an existing file", unchanged=("{existing_file}",)),
+    C("manifest missing the path column", "train vocoder",
+      f"train vocoder --data {{manifest_missing_path}} --out {NEW}", 1, r"has no 'path' column",
+      unchanged=(NEW,)),
+    C("only undecodable audio", "train vocoder",
+      f"train vocoder --data {{zero}} --out {NEW} --cache_dir {{tmp}}/c", 1,
+      r"no decodable audio.*zero\.wav", unchanged=(NEW,)),
     C("JSB .json with a token model", "train lm",
       f"train lm --data {{jsb}} --arch lstm --out {NEW}", 1,
       r"jsb\.json is a JSON file .* train it with --arch pianoroll", unchanged=(NEW,)),
@@ -313,7 +342,21 @@ def make_zoo(root: Path) -> dict[str, Path]:
     )  # fmt: skip
     assert code == 0, err
     z["catalog"] = catalog
+    z["vocoder"] = _tiny_vocoder(root / "vocoder.safetensors")
+    z["manifest_missing_path"] = root / "nopath.csv"
+    z["manifest_missing_path"].write_text("file,split\ngood.wav,train\n")
     return z
+
+
+def _tiny_vocoder(path: Path) -> Path:
+    """A tiny Vocos-style vocoder file (random weights: the plumbing is under test)."""
+    from torchmusic.features.config import FeatureConfig
+    from torchmusic.models.vocoder import build_vocoder
+    from torchmusic.models.vocoder.vocoderfile import VocoderSpec, save_vocoder
+
+    net = build_vocoder("vocos", dim=16, intermediate_dim=32, num_layers=1)
+    save_vocoder(path, net.eval(), VocoderSpec("vocos", {}, FeatureConfig().to_dict()))
+    return path
 
 
 def run_main(argv: list[str]) -> tuple[int | str, str, str]:
