@@ -138,3 +138,15 @@ def test_vocode_refuses_a_classifier_file_by_what_it_is(tmp_path, capsys):
     code = main(["vocode", "-m", str(resolve_model("drums")), "x.wav", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 1 and "classifier model file" in err and "Traceback" not in err
+
+
+def test_griffin_lim_comparison_scores_both_from_one_mel(vocoder, waltz):
+    from torchmusic.serve.vocode import compare_with_griffin_lim
+
+    rows = compare_with_griffin_lim(vocoder, waltz[:SR], n_iter=4)
+    assert set(rows) == {"vocoder", "griffin-lim 4"}
+    for row in rows.values():
+        assert set(row) == {"log_mel_l1_db", "mr_stft", "si_sdr_db"}
+        assert all(np.isfinite(v) for v in row.values())
+    # Griffin-Lim from the true mel is far closer in log-mel than a random-weight network.
+    assert rows["griffin-lim 4"]["log_mel_l1_db"] < rows["vocoder"]["log_mel_l1_db"]

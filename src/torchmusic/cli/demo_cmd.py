@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     progress = not args.no_progress
     t0 = time.perf_counter()
-    print(f"[1/7] demo corpus -> {out / 'corpus'}")
+    print(f"[1/8] demo corpus -> {out / 'corpus'}")
     manifest = build_demo_corpus(
         out / "corpus",
         per_class=args.per_class,
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         resume=(run_dir / "checkpoints" / "last.ckpt").is_file(),
     )
     config = train_cfg.feature_config()  # the features training will read from the cache
-    print(f"[2/7] log-mel features of {len(dataset)} tracks -> cache {out / 'cache'}")
+    print(f"[2/8] log-mel features of {len(dataset)} tracks -> cache {out / 'cache'}")
     t1 = time.perf_counter()
     report = extract_features(
         [t.path for t in dataset.tracks],
@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     _predict(model_file, test_tracks[:: max(1, len(test_tracks) // 4)][:4])
     _catalog(out / "corpus", out / "catalog", model_file, args.workers, progress)
     _generate(out / "generated", args.seed)
+    _vocode(test_tracks[0].path, out / "vocoded")
     print(
         f"\ncorpus {t_corpus:.1f} s, features {t_features:.1f} s, training {t_train:.1f} s, "
         f"total {time.perf_counter() - t0:.1f} s\nmanifest: {manifest}\nmodel file: "
@@ -155,10 +156,10 @@ def _train(cfg, run_dir: Path, progress: bool) -> tuple[float, Path]:
     model_file = run_dir / "model.safetensors"
     t0 = time.perf_counter()
     if model_file.is_file():
-        print(f"\n[3/7] reusing the trained model {model_file}")
+        print(f"\n[3/8] reusing the trained model {model_file}")
         return 0.0, model_file
     print(
-        f"\n[3/7] training a {cfg.model} tune-type classifier ({cfg.max_epochs} epochs, "
+        f"\n[3/8] training a {cfg.model} tune-type classifier ({cfg.max_epochs} epochs, "
         f"{cfg.clip_seconds or 'auto'} s clips) -> {run_dir}"
     )
     result = train_classifier(cfg, progress=progress)
@@ -169,7 +170,7 @@ def _evaluate(model_file: Path, manifest: Path, out_dir: Path, progress: bool) -
     from torchmusic.data import ManifestDataset
     from torchmusic.serve.evaluate import evaluate_model
 
-    print(f"\n[4/7] evaluating on the held-out test split -> {out_dir}")
+    print(f"\n[4/8] evaluating on the held-out test split -> {out_dir}")
     report = evaluate_model(
         model_file,
         manifest,
@@ -185,7 +186,7 @@ def _evaluate(model_file: Path, manifest: Path, out_dir: Path, progress: bool) -
 def _predict(model_file: Path, tracks: list) -> None:
     from torchmusic.serve.predict import Predictor
 
-    print("\n[5/7] predictions for a few held-out tracks (top 3)")
+    print("\n[5/8] predictions for a few held-out tracks (top 3)")
     predictor = Predictor(model_file)
     rows = []
     for track in tracks:
@@ -198,7 +199,7 @@ def _predict(model_file: Path, tracks: list) -> None:
 def _catalog(corpus: Path, out_dir: Path, model_file: Path, workers, progress: bool) -> None:
     from torchmusic.recommend.catalog.demo import build_demo_catalog
 
-    print(f"\n[6/7] similar-track catalog of the corpus -> {out_dir}")
+    print(f"\n[6/8] similar-track catalog of the corpus -> {out_dir}")
     result = build_demo_catalog(
         corpus, out_dir, model=model_file, n_queries=3, k=5, workers=workers, progress=progress
     )
@@ -212,7 +213,7 @@ def _generate(out_dir: Path, seed: int) -> None:
     from torchmusic.models.symbolic import load_generator
     from torchmusic.symbolic import generate_pieces
 
-    print(f"\n[7/7] three folk tunes from the shipped 'folk' model -> {out_dir}")
+    print(f"\n[7/8] three folk tunes from the shipped 'folk' model -> {out_dir}")
     folk = load_generator("folk")  # once for the three tunes
     # The same pieces as `torchmusic generate --model folk -n 1 --bars 8 --seed S
     # --condition tune_type=T` (the CLI's defaults: temperature 1, top-p 0.95).
@@ -229,3 +230,31 @@ def _generate(out_dir: Path, seed: int) -> None:
             png=True,
             wav=True,
         )
+
+
+def _vocode(track: Path, out_dir: Path) -> None:
+    """One held-out clip through the shipped vocoder, scored next to Griffin-Lim."""
+    from torchmusic.pretrained import available_models
+
+    print(f"\n[8/8] one held-out clip resynthesised by the shipped 'music-vocoder' -> {out_dir}")
+    if "music-vocoder" not in available_models():
+        print("  (skipped: the shipped music-vocoder is not installed)")
+        return
+    from torchmusic.audio import load
+    from torchmusic.serve.vocode import Vocoder, compare_with_griffin_lim, vocode_file
+
+    vocoder = Vocoder("music-vocoder")
+    written, _ = vocode_file(vocoder, track, out_dir)
+    y, _ = load(track, sr=vocoder.sample_rate, duration=10.0)
+    rows = compare_with_griffin_lim(vocoder, y)
+    print(f"  {track.name} -> {written} (scores on its first {len(y) / vocoder.sample_rate:.0f} s)")
+    print(
+        _table(
+            "",
+            ["resynthesis", "log-mel L1 (dB, lower is better)", "MR-STFT (lower)", "SI-SDR (dB)"],
+            [
+                [name, f"{r['log_mel_l1_db']:.2f}", f"{r['mr_stft']:.3f}", f"{r['si_sdr_db']:.1f}"]
+                for name, r in rows.items()
+            ],
+        )
+    )
