@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("models",),  # networks and their model-file formats
     ("metrics",),
     ("symbolic",),  # scores, tokenizers, corpora, generation
-    ("serve", "embed"),  # predict / evaluate with classifiers; embedders
+    ("serve", "embed", "enhance"),  # classifiers' predict / evaluate; embedders; denoisers
     ("recommend",),  # recommenders and the track catalog (which embeds)
     ("training",),
     ("cli",),

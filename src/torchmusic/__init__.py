@@ -18,6 +18,7 @@ _SUBMODULES = {
     "cli",
     "data",
     "embed",
+    "enhance",
     "errors",
     "features",
     "io",
