@@ -247,3 +247,16 @@ def test_dataset_refuses_bad_settings(fixture_files, tmp_path):
     sf.write(silent, np.zeros(SR, dtype=np.float32), SR)
     with pytest.raises(DataError, match="silent"):
         MixtureDataset(fixture_files["clean"], [silent], sr=SR, segment_samples=100)
+
+
+def test_dataset_mixes_real_noise_files_and_batches(fixture_files, shared_noise):
+    real = [f for f in shared_noise if f.kind in ("running_tap", "exercise_bike")]
+    ds = MixtureDataset(
+        fixture_files["clean"], real, sr=SR, segment_samples=4000, items_per_track=2, seed=3
+    )
+    assert ds.kinds == ["exercise_bike", "running_tap"]
+    batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=6)))
+    assert batch["noisy"].shape == (6, 4000) and len(batch["noise_kind"]) == 6
+    assert set(batch["noise_kind"]) <= {"exercise_bike", "running_tap"}
+    for i in range(6):
+        assert abs(snr_of(batch["clean"][i], batch["noisy"][i]) - float(batch["snr_db"][i])) < 0.01
