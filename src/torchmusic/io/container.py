@@ -73,6 +73,11 @@ FORMATS: dict[str, tuple[str, str, str]] = {
         "torchmusic vocode",
         "torchmusic train vocoder",
     ),
+    "torchmusic.denoiser": (
+        "a denoiser model file",
+        "torchmusic denoise",
+        "torchmusic train denoise",
+    ),
 }
 
 
