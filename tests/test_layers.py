@@ -36,7 +36,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("models",),  # networks and their model-file formats
     ("metrics",),
     ("symbolic",),  # scores, tokenizers, corpora, generation
-    ("serve", "embed", "enhance"),  # classifiers' predict / evaluate; embedders; denoisers
+    ("enhance",),  # DSP denoising on arrays: the baselines serve.denoise chains with the model
+    ("serve", "embed"),  # classifiers' predict / evaluate, vocode, denoise; embedders
     ("recommend",),  # recommenders and the track catalog (which embeds)
     ("training",),
     ("cli",),

@@ -1,0 +1,129 @@
+"""``torchmusic train denoise`` and ``torchmusic denoise``: thin wrappers over the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def train(args: argparse.Namespace) -> int:
+    from torchmusic.cli.train_cmd import _devices
+    from torchmusic.training.denoise.job import train_denoiser
+    from torchmusic.training.denoise.settings import DenoiseTrainConfig
+
+    cfg = DenoiseTrainConfig.from_sources(
+        config=args.config,
+        overrides=getattr(args, "overrides", None) or [],
+        clean=args.clean,
+        noise=args.noise,
+        model=args.arch,
+        out_dir=args.out,
+        resume=True if args.resume else None,
+        devices=_devices(args.devices),
+        num_nodes=args.num_nodes,
+        accelerator=args.accelerator,
+    )
+    result = train_denoiser(cfg, progress=not args.no_progress)
+    if any(os.environ.get(k, "0") != "0" for k in ("RANK", "LOCAL_RANK", "SLURM_PROCID")):
+        return 0  # other DDP processes: rank 0 reports
+    for path, error in result.skipped:
+        print(f"skipped {path}: {error}", file=sys.stderr)
+    for key in ("val_si_sdr", "val_si_sdri", "val_loss", "epochs_trained", "global_step"):
+        if key in result.metrics:
+            value = result.metrics[key]
+            print(f"{key:>16}  {value:.4f}" if isinstance(value, float) else f"{key:>16}  {value}")
+    print(f"model file: {result.model_file}")
+    print(f"run folder: {result.run_dir}")
+    return 0
+
+
+def _plan(files: list[tuple[Path, str]], out_dir: Path) -> list[tuple[Path, Path]]:
+    """``(input, output)`` pairs: ``OUT/<relative name>.wav``; two inputs that would
+    share an output (``a.flac`` and ``a.ogg``) keep their extension (``a.flac.wav``)."""
+    names = [Path(name).with_suffix(".wav") for _, name in files]
+    taken = {n: names.count(n) for n in names}
+    return [
+        (path, out_dir / (Path(name + ".wav") if taken[n] > 1 else n))
+        for (path, name), n in zip(files, names, strict=True)
+    ]
+
+
+def denoise(args: argparse.Namespace) -> int:
+    from torchmusic.data.discover import check_output_folder, collect_inputs
+    from torchmusic.errors import DataError, ParameterError, TorchMusicError
+
+    if not 0 <= args.strength <= 1:
+        raise ParameterError(f"--strength {args.strength!r} must be in [0, 1]")
+    from torchmusic.serve.denoise import Denoiser, denoise_file, parse_method
+
+    steps = parse_method(args.method)
+    if args.noise_profile is not None:
+        if "gate" not in steps:
+            raise ParameterError(
+                f"--noise-profile is used by --method gate only, and --method {args.method!r} "
+                "has no gate step (try --method gate)"
+            )
+        if not Path(args.noise_profile).is_file():
+            raise DataError(f"--noise-profile {args.noise_profile!r} is not a file")
+    out_dir = check_output_folder(args.out)
+    files, missing = collect_inputs(args.paths)
+    failed: list[tuple[str, str]] = [(str(p), "does not exist") for p in missing]
+    if not files and not failed:
+        print(f"torchmusic: error: no audio files in {args.paths}", file=sys.stderr)
+        return 1
+    plan = _plan(files, out_dir)
+    # Never overwrite an original: refused before any work, so nothing is lost.
+    inputs = {os.path.realpath(p): p for p, _ in files}
+    clashes = [(src, dst) for src, dst in plan if os.path.realpath(dst) in inputs]
+    if clashes:
+        src, dst = clashes[0]
+        raise DataError(
+            f"output {str(dst)!r} would overwrite the input {str(inputs[os.path.realpath(dst)])!r}"
+            f" ({len(clashes)} such file(s)); choose another --out"
+        )
+    model = Denoiser(args.model, device=args.device) if "neural" in steps else None
+    profile_channels = _channels(args.noise_profile) if args.noise_profile else None
+    done = 0
+    iterator = plan
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        iterator = tqdm(plan, desc="denoise", unit="file")
+    for src, dst in iterator:
+        try:
+            info = denoise_file(
+                src, dst, model=model if model is not None else args.model, method=args.method,
+                strength=args.strength, noise_profile=args.noise_profile, stereo=args.stereo,
+            )  # fmt: skip
+        except TorchMusicError as exc:
+            failed.append((str(src), str(exc)))
+            continue
+        notes = list(info["notes"])
+        if profile_channels == 1 and info["channels"] > 1:
+            notes.append("mono noise profile used for both channels")
+        if model is not None and info["sr"] != model.sample_rate:
+            notes.append(
+                f"denoised at the model's {model.sample_rate} Hz; above {model.sample_rate // 2} Hz "
+                "passed through"
+            )
+        if info["clipped"]:
+            notes.append(f"{info['clipped']} sample(s) beyond full scale clipped")
+        tail = "".join(f"\n    note: {n}" for n in notes)
+        print(f"{src} -> {dst}  {info['seconds']:.2f} s, {info['channels']} channel(s), {info['sr']} Hz{tail}")
+        done += 1
+    print(f"denoised {done} file(s) with --method {args.method} into {out_dir}")
+    if failed:
+        print(f"\n{len(failed)} file(s) failed:", file=sys.stderr)
+        for path, error in failed:
+            print(f"  {path}: {error}", file=sys.stderr)
+        if not args.allow_failures:
+            return 1
+    return 0
+
+
+def _channels(path: str) -> int:
+    from torchmusic.audio import info
+
+    return int(info(path).channels)
