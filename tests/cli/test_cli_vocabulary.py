@@ -33,9 +33,10 @@ TRAIN_TASKS = (
     "train embed",
     "train recommend",
     "train vocoder",
+    "train denoise",
 )
 #: Where --out is a run folder; elsewhere a folder (DIR) or a file (FILE).
-RUN_FOLDER_OUT = ("train classify", "train lm", "train embed", "train vocoder")
+RUN_FOLDER_OUT = ("train classify", "train lm", "train embed", "train vocoder", "train denoise")
 
 
 def _tree() -> dict[str, argparse.ArgumentParser]:
@@ -149,6 +150,11 @@ def _check_overrides(args: argparse.Namespace, extra: list[str]) -> None:
         from torchmusic.training.recommend.settings import RecommendRecipe
 
         RecommendRecipe.from_sources(config=config, model=args.arch, overrides=extra)
+        return
+    if args.train_task == "denoise":
+        from torchmusic.training.denoise.settings import DenoiseTrainConfig
+
+        DenoiseTrainConfig.from_sources(config=config, model=args.arch, overrides=extra)
         return
     if args.train_task == "classify":
         from torchmusic.training.classify.settings import TrainConfig as cls

@@ -106,7 +106,6 @@ def _register_denoise(sub: argparse._SubParsersAction, train: argparse._SubParse
         "files are skipped and listed; the exit status is 1 if any failed (see "
         "--allow-failures).",
         epilog=_flags.examples(
-            "torchmusic denoise noisy.flac --out clean/",
             "torchmusic denoise -m runs/dn/model.safetensors recordings/ --out clean/ --strength 0.7",
             "torchmusic denoise tape.wav -o out/ --method gate --noise-profile hiss_only.wav",
             "torchmusic denoise lp.flac -o out/ --method dehum,declick,neural --device cuda",

@@ -56,16 +56,17 @@ STEREO_MODES = ("shared", "per-channel")
 def _check_audio(y: Any, name: str = "y") -> torch.Tensor:
     """``y`` as a float tensor ``(channels, samples)`` (not a copy when avoidable), checked."""
     if isinstance(y, torch.Tensor):
-        t = y.detach()
+        floating = y.is_floating_point()
     elif isinstance(y, np.ndarray):
-        t = torch.from_numpy(y) if y.dtype != np.float16 else torch.from_numpy(y.astype(np.float32))
+        floating = np.issubdtype(y.dtype, np.floating)
     else:
         raise ParameterError(f"{name} must be a numpy array or torch tensor, got {type(y).__name__}")
-    if not t.is_floating_point() or t.is_complex():
+    if not floating:
         raise ParameterError(
-            f"{name} has dtype {t.dtype}; expected floating-point audio (convert integer PCM "
+            f"{name} has dtype {y.dtype}; expected floating-point audio (convert integer PCM "
             "with e.g. y / 32768)"
         )
+    t = y.detach() if isinstance(y, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32 if y.dtype == np.float16 else y.dtype))
     if t.ndim not in (1, 2) or t.shape[-1] == 0 or t.numel() == 0:
         raise ParameterError(
             f"{name} has shape {tuple(t.shape)}; expected (samples,) or (channels, samples)"
