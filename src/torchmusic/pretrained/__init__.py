@@ -11,7 +11,11 @@ from pathlib import Path
 from torchmusic.errors import DataError
 
 #: Shipped model name -> file in this folder.
-PRETRAINED: dict[str, str] = {"drums": "drums.safetensors", "folk": "folk.safetensors"}
+PRETRAINED: dict[str, str] = {
+    "drums": "drums.safetensors",
+    "folk": "folk.safetensors",
+    "music-vocoder": "music-vocoder.safetensors",
+}
 
 #: One line per shipped model, for help texts and error messages.
 DESCRIPTIONS: dict[str, str] = {
@@ -19,12 +23,16 @@ DESCRIPTIONS: dict[str, str] = {
     "trained on Debian's hydrogen drum kits",
     "folk": "folk-tune generator (Transformer over REMI tokens) conditioned on tune type, "
     "metre and key, trained on O'Neill's, Ryan's and Aird's collections",
+    "music-vocoder": "Vocos-style vocoder (torchmusic's default log-mel -> 22,050 Hz audio) "
+    "trained on recorded game music from Debian's wesnoth and warzone2100 packages",
 }
 
 #: How to train each shipped model yourself (for the missing-file message).
 TRAIN_COMMANDS: dict[str, str] = {
     "drums": "torchmusic train classify --config configs/drums.yaml",
     "folk": "torchmusic train lm --config configs/folk.yaml --data FOLK_CORPUS",
+    "music-vocoder": "torchmusic train vocoder --config configs/vocoder-vocos-cpu.yaml "
+    "--data SOUNDTRACKS/manifest.csv",
 }
 
 
