@@ -31,7 +31,9 @@ def _scramble_heads(net, scale=5.0):
             head.bias.normal_(0, scale)
 
 
-@pytest.mark.parametrize(("preset", "sr", "low", "high"), [("cpu", 22050, 0.3e6, 0.5e6), ("gpu", 44100, 1e6, 8e6)])
+@pytest.mark.parametrize(
+    ("preset", "sr", "low", "high"), [("cpu", 22050, 0.3e6, 0.5e6), ("gpu", 44100, 1e6, 8e6)]
+)
 def test_profiles_keep_shape_and_parameter_budget(preset, sr, low, high):
     net = _net(preset)
     assert net.config.sr == sr
@@ -114,11 +116,20 @@ def test_config_errors_echo_the_value():
 
 
 def test_model_file_round_trip_gives_identical_output(tmp_path):
-    from torchmusic.models.denoise import DenoiserSpec, load_denoiser_file, read_denoiser_spec, save_denoiser
+    from torchmusic.models.denoise import (
+        DenoiserSpec,
+        load_denoiser_file,
+        read_denoiser_spec,
+        save_denoiser,
+    )
 
     net = _net(channels=[8, 16], bottleneck_blocks=1)
     _scramble_heads(net, scale=0.3)
-    path = save_denoiser(tmp_path / "d.safetensors", net, DenoiserSpec("unet", {}, 22050, metrics={"val_si_sdri": 7.5}))
+    path = save_denoiser(
+        tmp_path / "d.safetensors",
+        net,
+        DenoiserSpec("unet", {}, 22050, metrics={"val_si_sdri": 7.5}),
+    )
     loaded, spec = load_denoiser_file(path)
     assert spec.sample_rate == 22050 and spec.metrics == {"val_si_sdri": 7.5}
     assert spec.model_config["channels"] == [8, 16] and loaded.config == net.config
@@ -126,7 +137,9 @@ def test_model_file_round_trip_gives_identical_output(tmp_path):
     with torch.no_grad():
         assert torch.equal(net(x), loaded(x))
     assert read_denoiser_spec(path).architecture == "unet"
-    with pytest.raises(ParameterError, match="sample_rate=44100 does not match the network's sr=22050"):
+    with pytest.raises(
+        ParameterError, match="sample_rate=44100 does not match the network's sr=22050"
+    ):
         save_denoiser(tmp_path / "e.safetensors", net, DenoiserSpec("unet", {}, 44100))
 
 
@@ -152,7 +165,9 @@ def test_neg_si_sdr_on_hand_checked_cases():
     assert float(neg_si_sdr(t, t + 0.1 * noise)) == pytest.approx(-20.0, abs=1e-4)
     # Scale-invariant: a gain and an offset on the estimate change nothing.
     assert float(neg_si_sdr(t, 3 * (t + 0.1 * noise) + 5)) == pytest.approx(-20.0, abs=1e-4)
-    per_item = neg_si_sdr(torch.cat([t, t]), torch.cat([t + 0.1 * noise, t + noise]), reduction="none")
+    per_item = neg_si_sdr(
+        torch.cat([t, t]), torch.cat([t + 0.1 * noise, t + noise]), reduction="none"
+    )
     torch.testing.assert_close(per_item, torch.tensor([-20.0, 0.0]), atol=1e-4, rtol=0)
     with pytest.raises(ParameterError, match=r"target \(1, 4\) and estimate \(1, 3\)"):
         neg_si_sdr(t, t[:, :3])

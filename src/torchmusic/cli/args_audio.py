@@ -86,7 +86,9 @@ def _register_denoise(sub: argparse._SubParsersAction, train: argparse._SubParse
         "--clean", default=None, help="clean music: folder(s)/files or a manifest with 'path'"
     )
     t.add_argument(
-        "--noise", default=None, help="folder of noise recordings (default: --config's; none: generated noise only)"
+        "--noise",
+        default=None,
+        help="folder of noise recordings (default: --config's; none: generated noise only)",
     )
     _flags.add_training_options(
         t,
@@ -126,7 +128,10 @@ def _register_denoise(sub: argparse._SubParsersAction, train: argparse._SubParse
         "--strength", type=float, default=1.0, help="how much noise to remove, 0..1 (0: the input)"
     )
     p.add_argument(
-        "--noise-profile", default=None, metavar="CLIP", help="a clip of the noise alone, for --method gate"
+        "--noise-profile",
+        default=None,
+        metavar="CLIP",
+        help="a clip of the noise alone, for --method gate",
     )
     p.add_argument(
         "--stereo",

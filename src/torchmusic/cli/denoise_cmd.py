@@ -111,7 +111,9 @@ def denoise(args: argparse.Namespace) -> int:
         if info["clipped"]:
             notes.append(f"{info['clipped']} sample(s) beyond full scale clipped")
         tail = "".join(f"\n    note: {n}" for n in notes)
-        print(f"{src} -> {dst}  {info['seconds']:.2f} s, {info['channels']} channel(s), {info['sr']} Hz{tail}")
+        print(
+            f"{src} -> {dst}  {info['seconds']:.2f} s, {info['channels']} channel(s), {info['sr']} Hz{tail}"
+        )
         done += 1
     print(f"denoised {done} file(s) with --method {args.method} into {out_dir}")
     if failed:

@@ -60,13 +60,21 @@ def _check_audio(y: Any, name: str = "y") -> torch.Tensor:
     elif isinstance(y, np.ndarray):
         floating = np.issubdtype(y.dtype, np.floating)
     else:
-        raise ParameterError(f"{name} must be a numpy array or torch tensor, got {type(y).__name__}")
+        raise ParameterError(
+            f"{name} must be a numpy array or torch tensor, got {type(y).__name__}"
+        )
     if not floating:
         raise ParameterError(
             f"{name} has dtype {y.dtype}; expected floating-point audio (convert integer PCM "
             "with e.g. y / 32768)"
         )
-    t = y.detach() if isinstance(y, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32 if y.dtype == np.float16 else y.dtype))
+    t = (
+        y.detach()
+        if isinstance(y, torch.Tensor)
+        else torch.from_numpy(
+            np.ascontiguousarray(y, dtype=np.float32 if y.dtype == np.float16 else y.dtype)
+        )
+    )
     if t.ndim not in (1, 2) or t.shape[-1] == 0 or t.numel() == 0:
         raise ParameterError(
             f"{name} has shape {tuple(t.shape)}; expected (samples,) or (channels, samples)"
@@ -120,12 +128,18 @@ def parse_method(method: Any) -> list[str]:
     elif isinstance(method, list | tuple):
         steps = [str(s).strip().lower() for s in method]
     else:
-        raise ParameterError(f"method={method!r} must be a string such as 'neural' or 'dehum,neural'")
+        raise ParameterError(
+            f"method={method!r} must be a string such as 'neural' or 'dehum,neural'"
+        )
     if not steps or any(not s for s in steps):
-        raise ParameterError(f"method={method!r} has an empty step; expected e.g. 'dehum,declick,neural'")
+        raise ParameterError(
+            f"method={method!r} has an empty step; expected e.g. 'dehum,declick,neural'"
+        )
     unknown = [s for s in steps if s not in METHODS]
     if unknown:
-        raise ParameterError(f"method={method!r}: unknown step(s) {unknown}; expected some of {METHODS}")
+        raise ParameterError(
+            f"method={method!r}: unknown step(s) {unknown}; expected some of {METHODS}"
+        )
     return steps
 
 
@@ -176,7 +190,9 @@ class Denoiser:
         self.hop = int(self.net.config.hop_length)
         # Reach of the network plus the frames an output sample's overlap-add uses, and
         # a margin: with this much context a chunk's kept samples equal whole-file ones.
-        self.context_frames = int(self.net.receptive_frames() + self.net.config.n_fft // self.hop + 2)
+        self.context_frames = int(
+            self.net.receptive_frames() + self.net.config.n_fft // self.hop + 2
+        )
 
     def __repr__(self) -> str:
         return f"Denoiser({self.path!r}, architecture={self.spec.architecture!r}, sr={self.sample_rate})"
@@ -288,7 +304,9 @@ class Denoiser:
         work = x.to("cpu", torch.float64)
         msr = self.sample_rate
         down = resample(work, orig_sr=sr, target_sr=msr) if sr != msr else work
-        est = self.enhance(down, stereo=stereo, chunk_frames=chunk_frames, context_frames=context_frames)
+        est = self.enhance(
+            down, stereo=stereo, chunk_frames=chunk_frames, context_frames=context_frames
+        )
         delta = est.double() - down
         if sr != msr:
             # The change, not the estimate, goes back up: what the model cannot see
@@ -299,7 +317,9 @@ class Denoiser:
         return _restore(work + strength * delta, y)
 
 
-def load_denoiser(model: str | os.PathLike[str] = "music-denoiser", *, device: Any = "cpu") -> Denoiser:
+def load_denoiser(
+    model: str | os.PathLike[str] = "music-denoiser", *, device: Any = "cpu"
+) -> Denoiser:
     """:class:`Denoiser` of a model file or shipped name (see there)."""
     return Denoiser(model, device=device)
 
@@ -466,4 +486,12 @@ def denoise_file(
     }
 
 
-__all__ = ["CHUNK_FRAMES", "METHODS", "Denoiser", "denoise", "denoise_file", "load_denoiser", "parse_method"]
+__all__ = [
+    "CHUNK_FRAMES",
+    "METHODS",
+    "Denoiser",
+    "denoise",
+    "denoise_file",
+    "load_denoiser",
+    "parse_method",
+]

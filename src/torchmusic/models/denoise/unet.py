@@ -135,7 +135,9 @@ class DenoiserConfig:
         if not self.channels or not all(
             isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in self.channels
         ):
-            raise ParameterError(f"channels={self.channels!r} must be a non-empty list of ints >= 1")
+            raise ParameterError(
+                f"channels={self.channels!r} must be a non-empty list of ints >= 1"
+            )
         _positive_int("bottleneck_blocks", self.bottleneck_blocks, low=0)
         if _positive_int("kernel_f", self.kernel_f) % 2 == 0:
             raise ParameterError(f"kernel_f={self.kernel_f} must be odd")
@@ -175,7 +177,9 @@ class DenoiserConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - fields)
         if unknown:
-            raise ParameterError(f"unknown denoiser setting(s) {unknown}; expected {sorted(fields)}")
+            raise ParameterError(
+                f"unknown denoiser setting(s) {unknown}; expected {sorted(fields)}"
+            )
         return cls(**{**PRESETS[name], **overrides})
 
 
@@ -264,9 +268,7 @@ class DenoiserUNet(nn.Module):
         # halves evenly at every level.
         self.n_freq = math.ceil(config.n_bins / 2 ** (levels + 1)) * 2 ** (levels + 1)
         self.stem = _ConvBlock(3, c[0], kf, stride_f=2)
-        self.down = nn.ModuleList(
-            _ConvBlock(c[i], c[i + 1], kf, stride_f=2) for i in range(levels)
-        )
+        self.down = nn.ModuleList(_ConvBlock(c[i], c[i + 1], kf, stride_f=2) for i in range(levels))
         coarse = self.n_freq // 2 ** (levels + 1)
         blocks: list[nn.Module] = []
         for k in range(config.bottleneck_blocks):
@@ -380,15 +382,21 @@ class DenoiserUNet(nn.Module):
         frames = low.shape[-1]
         # Tap k reads frame t + lookahead - k; frames beyond either end count as 0.
         padded = F.pad(
-            torch.view_as_real(low).movedim(-1, 0), (cfg.df_order - 1 - cfg.df_lookahead, cfg.df_lookahead)
+            torch.view_as_real(low).movedim(-1, 0),
+            (cfg.df_order - 1 - cfg.df_lookahead, cfg.df_lookahead),
         )
         padded = torch.view_as_complex(padded.movedim(0, -1).contiguous())
         taps = torch.stack(
-            [padded[..., cfg.df_order - 1 - k : cfg.df_order - 1 - k + frames] for k in range(cfg.df_order)],
+            [
+                padded[..., cfg.df_order - 1 - k : cfg.df_order - 1 - k + frames]
+                for k in range(cfg.df_order)
+            ],
             dim=-3,
         )  # (..., order, df_bins, frames)
         filtered = (coefs * taps).sum(dim=-3)
-        return torch.cat([out[..., : cfg.df_bins, :] + filtered, out[..., cfg.df_bins :, :]], dim=-2)
+        return torch.cat(
+            [out[..., : cfg.df_bins, :] + filtered, out[..., cfg.df_bins :, :]], dim=-2
+        )
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
         """Estimate the clean signal.

@@ -51,7 +51,9 @@ def split_tracks(cfg: DenoiseTrainConfig) -> dict[str, list[str]]:
             continue
         files, missing = collect_inputs([path])
         if missing:
-            raise DataError(f"clean {str(missing[0])!r} does not exist (expected audio or a folder)")
+            raise DataError(
+                f"clean {str(missing[0])!r} does not exist (expected audio or a folder)"
+            )
         unsplit += [str(f) for f, _ in files]
     if unsplit:
         ranked = sorted(unsplit, key=lambda p: _unit(p, cfg.seed))
@@ -80,7 +82,9 @@ def split_noise(cfg: DenoiseTrainConfig) -> dict[str, list[Any]]:
     if not cfg.noise:
         return {TRAIN: [], VALID: [], "unseen": []}
     if not Path(cfg.noise).is_dir():
-        raise DataError(f"noise {cfg.noise!r} is not a folder (expected a folder of noise recordings)")
+        raise DataError(
+            f"noise {cfg.noise!r} is not a folder (expected a folder of noise recordings)"
+        )
     files = noise_files(cfg.noise)
     kinds = {f.kind for f in files}
     unseen = [k for k in cfg.unseen_noise if k in kinds]

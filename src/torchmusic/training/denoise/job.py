@@ -129,7 +129,9 @@ def _licences(cfg: DenoiseTrainConfig) -> dict[str, str]:
     """Texts of ``LICENSES.md`` / ``README.md`` / ``LICENSE`` beside the music and the noise."""
     out: dict[str, str] = {}
     items = [cfg.clean] if isinstance(cfg.clean, str) else list(cfg.clean or [])
-    places = [("clean", Path(i)) for i in items] + ([("noise", Path(cfg.noise))] if cfg.noise else [])
+    places = [("clean", Path(i)) for i in items] + (
+        [("noise", Path(cfg.noise))] if cfg.noise else []
+    )
     for label, p in places:
         folder = p.parent if p.is_file() else p
         for name in ("LICENSES.md", "LICENSE", "README.md"):

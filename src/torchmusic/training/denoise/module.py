@@ -72,7 +72,9 @@ class DenoiseModule(pl.LightningModule):
         in_db = -neg_si_sdr(clean, noisy, reduction="none")
         n = clean.shape[0]
         self.log("val_si_sdr", out_db.mean(), batch_size=n, prog_bar=True, sync_dist=True)
-        self.log("val_si_sdri", (out_db - in_db).mean(), batch_size=n, prog_bar=True, sync_dist=True)
+        self.log(
+            "val_si_sdri", (out_db - in_db).mean(), batch_size=n, prog_bar=True, sync_dist=True
+        )
         self.log("val_loss", parts["total"], batch_size=n, sync_dist=True)
         self.log("val_stft", parts["stft"], batch_size=n, sync_dist=True)
         if batch_idx == 0:
