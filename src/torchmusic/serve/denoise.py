@@ -24,8 +24,9 @@ How the neural model is applied:
   ``context_frames`` of context on each side, which is then dropped. The network's
   reach over time is finite (:meth:`DenoiserUNet.receptive_frames`), and the context
   is more than that reach plus the STFT's overlap, so every output sample equals
-  whole-file processing (to float rounding): no seams, and memory bounded by the
-  chunk size whatever the length.
+  whole-file processing (to float rounding): no seams, and the network's memory is
+  bounded by the chunk size whatever the length (the signal itself, its resampled
+  copy and the output are held whole: a few times the audio's size).
 - **Strength** ``s`` in [0, 1] blends: ``out = y + s * (estimate - y)``; 0 returns the
   input exactly, 1 the model's estimate. (The baselines scale what they remove their
   own way; see :mod:`torchmusic.enhance`.) In a chain every step gets ``strength``.
@@ -301,13 +302,15 @@ class Denoiser:
             return _copy(y)
         from torchmusic.audio import resample
 
-        work = x.to("cpu", torch.float64)
+        # float64 only for float64 input: the whole-signal buffers (input, resampled copy,
+        # change) are what grows with the length, the network's memory is per chunk.
+        work = x.to("cpu", torch.float64 if x.dtype == torch.float64 else torch.float32)
         msr = self.sample_rate
         down = resample(work, orig_sr=sr, target_sr=msr) if sr != msr else work
         est = self.enhance(
             down, stereo=stereo, chunk_frames=chunk_frames, context_frames=context_frames
         )
-        delta = est.double() - down
+        delta = est.to(work.dtype) - down
         if sr != msr:
             # The change, not the estimate, goes back up: what the model cannot see
             # (above its Nyquist frequency) stays exactly as it was.
