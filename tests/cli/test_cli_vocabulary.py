@@ -160,6 +160,8 @@ def _check_overrides(args: argparse.Namespace, extra: list[str]) -> None:
         from torchmusic.training.classify.settings import TrainConfig as cls
     elif args.train_task == "embed":
         from torchmusic.training.embed.settings import EmbedTrainConfig as cls
+    elif args.train_task == "vocoder":
+        from torchmusic.training.vocoder.settings import VocoderTrainConfig as cls
     elif args.arch == "pianoroll":
         from torchmusic.training.pianoroll.settings import PianoRollTrainConfig as cls
     else:
