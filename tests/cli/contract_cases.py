@@ -236,6 +236,22 @@ CASES: list[Case] = [
       r"is an audio classifier model file", unchanged=(NEW,)),
     C("model file of the wrong kind (generator)", "vocode",
       f"vocode -m {{generator}} {{good}} --out {NEW} {Q}", 1, r"generator model file", unchanged=(NEW,)),
+    C("audio zoo (bad + good + 5.1 + 8/96 kHz + unicode)", "denoise",
+      f"denoise -m {{denoiser}} {{audio_dir}} --out {{tmp}}/d {Q}", 1, BAD_AUDIO,
+      produced=("{tmp}/d/good.wav", "{tmp}/d/Café del mar – take 2.wav", "{tmp}/d/surround51.wav",
+                "{tmp}/d/rate96k.wav", "{tmp}/d/rate8k.wav")),
+    C("NaN / Inf samples", "denoise", f"denoise --method gate {{nan}} {{inf}} {{good}} --out {{tmp}}/d {Q}",
+      1, r"(?s)nan\.wav: .*NaN.*inf\.wav", produced=("{tmp}/d/good.wav",)),
+    C("symlink loop in the folder", "denoise", f"denoise -m {{denoiser}} {{loop_dir}} --out {{tmp}}/d {Q}",
+      1, r"a\.wav.*[Ss]ymbolic link that loops", produced=("{tmp}/d/ok.wav",)),
+    C("existing file as --out", "denoise", f"denoise -m {{denoiser}} {{good}} --out {{existing_file}} {Q}",
+      1, r"existing\.txt' is an existing file; expected a folder", unchanged=("{existing_file}",)),
+    C("pickled model file (.pt)", "denoise", f"denoise -m {{pickle_pt}} {{good}} --out {NEW} {Q}", 1,
+      r"model\.pt is a pickled", unchanged=(NEW,)),
+    C("model file of the wrong kind", "denoise", f"denoise -m {{vocoder}} {{good}} --out {NEW} {Q}", 1,
+      r"is a vocoder model file", unchanged=(NEW,)),
+    C("model file of the wrong kind (denoiser)", "vocode",
+      f"vocode -m {{denoiser}} {{good}} --out {NEW} {Q}", 1, r"denoiser model file", unchanged=(NEW,)),
     C("existing file as --out", "train vocoder",
       "train vocoder --data {audio_dir} --out {existing_file}", 1,
       r"existing\.txt' is an existing file", unchanged=("{existing_file}",)),
@@ -343,9 +359,19 @@ def make_zoo(root: Path) -> dict[str, Path]:
     assert code == 0, err
     z["catalog"] = catalog
     z["vocoder"] = _tiny_vocoder(root / "vocoder.safetensors")
+    z["denoiser"] = _tiny_denoiser(root / "denoiser.safetensors")
     z["manifest_missing_path"] = root / "nopath.csv"
     z["manifest_missing_path"].write_text("file,split\ngood.wav,train\n")
     return z
+
+
+def _tiny_denoiser(path: Path) -> Path:
+    """A tiny denoiser file (an untrained U-Net: near the identity; the plumbing is under test)."""
+    from torchmusic.models.denoise import DenoiserSpec, build_denoiser, save_denoiser
+
+    net = build_denoiser(preset="cpu", channels=[8, 16, 24], bottleneck_blocks=2)
+    save_denoiser(path, net.eval(), DenoiserSpec("unet", {}, 22050))
+    return path
 
 
 def _tiny_vocoder(path: Path) -> Path:
