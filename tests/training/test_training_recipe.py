@@ -147,7 +147,9 @@ def test_every_shipped_recipe_loads_without_warnings(name):
     from torchmusic.training.embed.settings import EmbedTrainConfig
     from torchmusic.training.lm.settings import LMTrainConfig
     from torchmusic.training.pianoroll.settings import PianoRollTrainConfig
+    from torchmusic.training.denoise.settings import DenoiseTrainConfig
     from torchmusic.training.recommend.settings import RecommendRecipe
+    from torchmusic.training.vocoder.settings import VocoderTrainConfig
 
     kinds = {
         "embed.yaml": EmbedTrainConfig,
@@ -156,9 +158,11 @@ def test_every_shipped_recipe_loads_without_warnings(name):
         "jsb.yaml": PianoRollTrainConfig,
         "lastfm.yaml": RecommendRecipe,
     }
+    by_prefix = {"vocoder-": VocoderTrainConfig, "denoise-": DenoiseTrainConfig}
+    kind = next((k for p, k in by_prefix.items() if name.startswith(p)), None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        cfg = kinds.get(name, TrainConfig).from_yaml(REPO / "configs" / name)
+        cfg = (kind or kinds.get(name, TrainConfig)).from_yaml(REPO / "configs" / name)
     assert isinstance(cfg, Recipe)
 
 
@@ -169,7 +173,10 @@ def test_building_a_recipe_imports_no_torch():
         "from torchmusic.training.lm.settings import LMTrainConfig\n"
         "from torchmusic.training.embed.settings import EmbedTrainConfig\n"
         "from torchmusic.training.recommend.settings import RecommendRecipe\n"
+        "from torchmusic.training.vocoder.settings import VocoderTrainConfig\n"
+        "from torchmusic.training.denoise.settings import DenoiseTrainConfig\n"
         "TrainConfig(data='x'); LMTrainConfig(); EmbedTrainConfig()\n"
+        "VocoderTrainConfig(); DenoiseTrainConfig()\n"
         "RecommendRecipe.from_sources(model='als', overrides=['--factors', '8'])\n"
         "print(sorted(m for m in ('torch', 'lightning') if m in sys.modules))\n"
     )
