@@ -25,7 +25,9 @@ def tiny_vocoder(tmp_path_factory):
     from torchmusic.models.vocoder.vocoderfile import VocoderSpec, save_vocoder
 
     torch.manual_seed(0)
-    net = build_vocoder("vocos", n_mels=128, hop_length=512, dim=32, intermediate_dim=64, num_layers=2)
+    net = build_vocoder(
+        "vocos", n_mels=128, hop_length=512, dim=32, intermediate_dim=64, num_layers=2
+    )
     path = tmp_path_factory.mktemp("voc") / "tiny.safetensors"
     save_vocoder(path, net.eval(), VocoderSpec("vocos", {}, FeatureConfig().to_dict()))
     return path
@@ -40,7 +42,9 @@ def vocoder(tiny_vocoder):
 
 @pytest.fixture(scope="module")
 def waltz(shared_data):
-    y, sr = sf.read(shared_data / "recordings" / "147793__setuniman__sweet-waltz-0i-22mi.ogg", dtype="float32")
+    y, sr = sf.read(
+        shared_data / "recordings" / "147793__setuniman__sweet-waltz-0i-22mi.ogg", dtype="float32"
+    )
     assert sr == SR
     return torch.from_numpy(y if y.ndim == 1 else y.mean(1))
 
@@ -90,7 +94,9 @@ def test_a_mel_of_other_settings_is_refused_by_name(vocoder, waltz):
     with pytest.raises(ParameterError, match=r"shape \(80, 44\).*n_mels=128"):
         vocoder(other.compute(waltz[:SR]))
     with pytest.raises(ParameterError, match="hop_length: model 512, given 256"):
-        vocoder.check_mel(torch.zeros(128, 5), feature=dataclasses.replace(FeatureConfig(), hop_length=256))
+        vocoder.check_mel(
+            torch.zeros(128, 5), feature=dataclasses.replace(FeatureConfig(), hop_length=256)
+        )
 
 
 def test_nan_mels_are_refused(vocoder):
@@ -113,7 +119,9 @@ def test_resynthesis_keeps_length_channels_and_says_when_it_resampled(vocoder, w
         vocoder.resynthesize(torch.zeros(100), SR)  # 4.5 ms
 
 
-def test_vocode_command_processes_good_files_and_lists_bad_ones(tiny_vocoder, waltz, tmp_path, capsys):
+def test_vocode_command_processes_good_files_and_lists_bad_ones(
+    tiny_vocoder, waltz, tmp_path, capsys
+):
     from torchmusic.cli.main import main
 
     good = tmp_path / "in" / "good.wav"
@@ -122,7 +130,17 @@ def test_vocode_command_processes_good_files_and_lists_bad_ones(tiny_vocoder, wa
     sf.write(tmp_path / "in" / "tiny.wav", np.zeros(110, dtype="float32"), SR)  # 5 ms
     (tmp_path / "in" / "fake.wav").write_bytes(b"not audio at all")
     out = tmp_path / "out"
-    code = main(["vocode", "-m", str(tiny_vocoder), str(tmp_path / "in"), "--out", str(out), "--no-progress"])
+    code = main(
+        [
+            "vocode",
+            "-m",
+            str(tiny_vocoder),
+            str(tmp_path / "in"),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "tiny.wav" in err and "fake.wav" in err and "Traceback" not in err
@@ -135,7 +153,9 @@ def test_vocode_refuses_a_classifier_file_by_what_it_is(tmp_path, capsys):
     from torchmusic.cli.main import main
     from torchmusic.pretrained import resolve_model
 
-    code = main(["vocode", "-m", str(resolve_model("drums")), "x.wav", "--out", str(tmp_path / "o")])
+    code = main(
+        ["vocode", "-m", str(resolve_model("drums")), "x.wav", "--out", str(tmp_path / "o")]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "classifier model file" in err and "Traceback" not in err
 

@@ -100,13 +100,20 @@ def test_bad_settings_and_data_are_refused_before_a_run_folder_exists(music, tmp
         _cfg(music, tmp_path / "a", feature={"kind": "mfcc"}).validate()
     with pytest.raises(ParameterError, match="upsample_rates"):
         train_vocoder(
-            _cfg(music, tmp_path / "b", model="hifigan", model_config={"upsample_rates": [8, 8, 2, 2]}),
+            _cfg(
+                music,
+                tmp_path / "b",
+                model="hifigan",
+                model_config={"upsample_rates": [8, 8, 2, 2]},
+            ),
             progress=False,
         )
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataError, match="no training audio"):
-        train_vocoder(VocoderTrainConfig(data=str(empty), out_dir=str(tmp_path / "c")), progress=False)
+        train_vocoder(
+            VocoderTrainConfig(data=str(empty), out_dir=str(tmp_path / "c")), progress=False
+        )
     assert not (tmp_path / "c").exists()
 
 
@@ -158,6 +165,7 @@ def test_a_killed_two_optimiser_run_resumes_from_its_saved_step(music, tmp_path)
     assert code == 0
     final = _ckpt(run)
     assert final["global_step"] == saved_step + 2
+
     # The discriminators' optimiser continued: its step counter went on from the saved one.
     def adam_steps(ck, i):
         return max(int(s["step"]) for s in ck["optimizer_states"][i]["state"].values())

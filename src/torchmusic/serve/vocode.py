@@ -159,7 +159,9 @@ class Vocoder:
         out = self._chunked(batch, chunk_frames=chunk_frames, context_frames=context_frames)
         return out[0] if squeeze else out.reshape(*mel.shape[:-2], -1)
 
-    def _chunked(self, mel: torch.Tensor, *, chunk_frames: int, context_frames: int) -> torch.Tensor:
+    def _chunked(
+        self, mel: torch.Tensor, *, chunk_frames: int, context_frames: int
+    ) -> torch.Tensor:
         if chunk_frames < 1 or context_frames < 0:
             raise ParameterError(
                 f"chunk_frames={chunk_frames!r} must be >= 1 and context_frames="
@@ -177,9 +179,7 @@ class Vocoder:
         return torch.cat(pieces, dim=-1)
 
     # -- audio -> mel -> audio -----------------------------------------------------------------
-    def resynthesize(
-        self, audio: Any, sr: int, *, chunk_frames: int = CHUNK_FRAMES
-    ) -> Resynthesis:
+    def resynthesize(self, audio: Any, sr: int, *, chunk_frames: int = CHUNK_FRAMES) -> Resynthesis:
         """Analysis-resynthesis: our log-mel of ``audio``, then the vocoder.
 
         Parameters
@@ -205,7 +205,9 @@ class Vocoder:
         if y.ndim == 1:
             y = y.unsqueeze(0)
         if y.ndim != 2:
-            raise ParameterError(f"audio has shape {tuple(y.shape)}; expected (samples,) or (channels, samples)")
+            raise ParameterError(
+                f"audio has shape {tuple(y.shape)}; expected (samples,) or (channels, samples)"
+            )
         if y.shape[-1] < max(1, round(MIN_SECONDS * sr)):
             raise ParameterError(
                 f"audio of {y.shape[-1]} samples at {sr} Hz is shorter than {MIN_SECONDS * 1000:g} ms; "
@@ -225,7 +227,9 @@ class Vocoder:
         return Resynthesis(out[..., :n], self.sample_rate, resampled_from)
 
 
-def load_vocoder(model: str | os.PathLike[str] = "music-vocoder", *, device: Any = "cpu") -> Vocoder:
+def load_vocoder(
+    model: str | os.PathLike[str] = "music-vocoder", *, device: Any = "cpu"
+) -> Vocoder:
     """:class:`Vocoder` of a model file or shipped name (see there)."""
     return Vocoder(model, device=device)
 
@@ -255,7 +259,9 @@ def vocode_file(
     out = Path(out_dir) / f"{src.stem}.wav"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
-    sf.write(tmp, result.audio.clamp(-1, 1).T.numpy(), result.sample_rate, subtype="PCM_16", format="WAV")
+    sf.write(
+        tmp, result.audio.clamp(-1, 1).T.numpy(), result.sample_rate, subtype="PCM_16", format="WAV"
+    )
     os.replace(tmp, out)
     return out, result
 

@@ -13,12 +13,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any, ClassVar
 
-from torchmusic.errors import DataError, ParameterError
+from torchmusic.errors import ParameterError
 from torchmusic.training.recipe import RunRecipe
 
 ARCHITECTURES = ("unet",)
 SYNTHETIC = ("hum", "hiss", "clicks", "crackle")
-MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
 
 
 @dataclasses.dataclass
@@ -187,29 +186,11 @@ class DenoiseTrainConfig(RunRecipe):
         return Path(default_cache_dir()) / "decoded-audio"
 
     def clean_items(self) -> list[tuple[str, str | None]]:
-        """``[(absolute path, split or None), ...]`` of ``clean``.
+        """``[(absolute path, split or None), ...]`` of ``clean`` (folders, files or a
+        manifest with ``path`` and optional ``split`` columns)."""
+        from torchmusic.data.audio_splits import audio_items
 
-        A manifest gives its ``path`` column (relative to the manifest's folder) and
-        its ``split`` column when it has one; folders and files give their own path
-        and no split.
-        """
-        from torchmusic.data.manifest import read_manifest
-
-        items = [self.clean] if isinstance(self.clean, str) else list(self.clean or [])
-        out: list[tuple[str, str | None]] = []
-        for item in items:
-            p = Path(item).expanduser()
-            if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES:
-                columns, rows = read_manifest(p)
-                if "path" not in columns:
-                    raise DataError(f"manifest {str(p)!r} has no 'path' column")
-                for _, row in rows:
-                    if row["path"]:
-                        split = (row.get("split") or "").strip() or None
-                        out.append((str((p.parent / row["path"]).resolve()), split))
-            else:
-                out.append((str(p.resolve()), None))
-        return out
+        return audio_items(self.clean, name="clean")
 
 
 #: The recipe's name in the vocabulary of the other trainers.

@@ -8,65 +8,21 @@ split only: segments of one recording never appear on both sides.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-from torchmusic.data.discover import collect_inputs
-from torchmusic.errors import DataError
+from torchmusic.data.audio_splits import TEST, TRAIN, VALID, split_by_track  # noqa: F401
 from torchmusic.training.vocoder.settings import VocoderTrainConfig
-
-TRAIN, VALID, TEST = "train", "valid", "test"
-_VALID_NAMES = ("valid", "val", "validation", "dev")
-
-
-def _unit(path: str, seed: int) -> float:
-    """A number in [0, 1) fixed by the file name and the seed (not by the file order)."""
-    digest = hashlib.sha256(f"{seed}:{Path(path).name}".encode()).hexdigest()
-    return int(digest[:12], 16) / float(16**12)
 
 
 def split_tracks(cfg: VocoderTrainConfig) -> dict[str, list[str]]:
-    """``{"train": [...], "valid": [...], "test": [...]}`` of audio files, split by track.
-
-    A manifest's ``split`` column decides where it has one; other files go to
-    ``valid`` with probability ``val_fraction`` (by a hash of the file name and
-    the seed, so adding files does not move the others), and at least one track
-    is held out when there are two or more and ``val_fraction > 0``.
-
-    Raises
-    ------
-    DataError
-        No audio file found, or inputs that do not exist.
-    """
-    parts: dict[str, list[str]] = {TRAIN: [], VALID: [], TEST: []}
-    unsplit: list[str] = []
-    for path, split in cfg.data_items():
-        if split is not None:
-            name = VALID if split.lower() in _VALID_NAMES else split.lower()
-            parts.setdefault(name, []).append(path)
-            continue
-        files, missing = collect_inputs([path])
-        if missing:
-            raise DataError(f"data {str(missing[0])!r} does not exist (expected audio or a folder)")
-        unsplit += [str(f) for f, _ in files]
-    if unsplit:
-        ranked = sorted(unsplit, key=lambda p: _unit(p, cfg.seed))
-        n_valid = round(len(unsplit) * cfg.val_fraction)
-        if cfg.val_fraction > 0 and len(unsplit) >= 2:
-            n_valid = max(1, n_valid)
-        held = set(ranked[:n_valid])
-        for p in unsplit:
-            parts[VALID if p in held else TRAIN].append(p)
-    if not parts[TRAIN]:
-        raise DataError(
-            f"no training audio in {cfg.data!r} (expected audio files, folders of them, or a "
-            "manifest with a 'path' column)"
-        )
-    return parts
+    """``{"train": [...], "valid": [...], "test": [...]}`` of ``cfg.data``, split by track
+    (:func:`torchmusic.data.audio_splits.split_by_track`)."""
+    return split_by_track(
+        cfg.data_items(), val_fraction=cfg.val_fraction, seed=cfg.seed, name="data"
+    )
 
 
 def collate_segments(items: list[Any]) -> torch.Tensor:

@@ -43,7 +43,7 @@ def write_examples(
             sf.write(path, audio.clamp(-1, 1).numpy(), feature.sr, subtype="PCM_16")
             written.append(path)
         fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
-        for ax, (name, audio) in zip(axes, pair.items()):
+        for ax, (name, audio) in zip(axes, pair.items(), strict=True):
             mel = feature.compute(audio.unsqueeze(0))[0].numpy()
             ax.imshow(mel, origin="lower", aspect="auto", vmin=mel.max() - 80, vmax=mel.max())
             ax.set_ylabel(f"{name}\nmel band")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -187,7 +186,9 @@ class VocoderModule(AdversarialModule):
         fake = self.generate(mel, real.shape[-1], net=self.inference_net())
         rec = self.reconstruction(real, fake)
         n = real.shape[0]
-        self.log("val_mel_l1", rec["mel"] / DB_TO_NEPER, batch_size=n, prog_bar=True, sync_dist=True)
+        self.log(
+            "val_mel_l1", rec["mel"] / DB_TO_NEPER, batch_size=n, prog_bar=True, sync_dist=True
+        )
         self.log("val_mrstft", rec["sc"] + rec["mag"], batch_size=n, sync_dist=True)
         self.log("val_sc", rec["sc"], batch_size=n, sync_dist=True)
         if batch_idx == 0:

@@ -13,7 +13,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, ClassVar
 
-from torchmusic.errors import DataError, ParameterError
+from torchmusic.errors import ParameterError
 from torchmusic.training.recipe import RunRecipe
 
 ARCHITECTURES = ("vocos", "hifigan", "melgan")
@@ -180,29 +180,11 @@ class VocoderTrainConfig(RunRecipe):
         return self.segment_frames * self.feature_config().hop_length
 
     def data_items(self) -> list[tuple[str, str | None]]:
-        """``[(absolute path, split or None), ...]`` of ``data``.
+        """``[(absolute path, split or None), ...]`` of ``data`` (folders, files or a
+        manifest with ``path`` and optional ``split`` columns)."""
+        from torchmusic.data.audio_splits import audio_items
 
-        A manifest (CSV/TSV/JSONL) gives its ``path`` column (relative to the
-        manifest's folder) and its ``split`` column when it has one; folders and
-        files give their own path and no split.
-        """
-        from torchmusic.data.manifest import read_manifest
-
-        items = [self.data] if isinstance(self.data, str) else list(self.data or [])
-        out: list[tuple[str, str | None]] = []
-        for item in items:
-            p = Path(item).expanduser()
-            if p.is_file() and p.suffix.lower() in (".csv", ".tsv", ".jsonl", ".ndjson"):
-                columns, rows = read_manifest(p)
-                if "path" not in columns:
-                    raise DataError(f"manifest {str(p)!r} has no 'path' column")
-                for _, row in rows:
-                    if row["path"]:
-                        split = (row.get("split") or "").strip() or None
-                        out.append((str((p.parent / row["path"]).resolve()), split))
-            else:
-                out.append((str(p.resolve()), None))
-        return out
+        return audio_items(self.data, name="data")
 
 
 #: The recipe's name in the vocabulary of the other trainers.
