@@ -8,7 +8,6 @@ overfit test a real recording and a real noise from ``../shared/data``.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -144,16 +143,13 @@ def test_a_tiny_network_overfits_one_real_noisy_clean_pair(shared_data):
     net = build_denoiser(preset="cpu", channels=[8, 16, 24], bottleneck_blocks=2)
     loss_fn = DenoiseLoss()
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
-    start = time.perf_counter()
     for _ in range(100):
         loss = loss_fn(clean[None], net(noisy[None]))["total"]
         opt.zero_grad()
         loss.backward()
         opt.step()
-    seconds = time.perf_counter() - start
     with torch.no_grad():
         est = net.eval()(noisy[None])[0]
     before, after = si_sdr(clean, noisy), si_sdr(clean, est)
     assert abs(before) < 0.2  # 0 dB in
     assert after - before >= 6.0, (before, after)
-    assert seconds < 90, seconds  # < 60 s on an idle 2-core machine

@@ -9,34 +9,14 @@ from pathlib import Path
 
 
 def train(args: argparse.Namespace) -> int:
-    from torchmusic.cli.train_cmd import _devices
+    from torchmusic.cli.train_cmd import recipe_from_args, report_run
     from torchmusic.training.denoise.job import train_denoiser
     from torchmusic.training.denoise.settings import DenoiseTrainConfig
 
-    cfg = DenoiseTrainConfig.from_sources(
-        config=args.config,
-        overrides=getattr(args, "overrides", None) or [],
-        clean=args.clean,
-        noise=args.noise,
-        model=args.arch,
-        out_dir=args.out,
-        resume=True if args.resume else None,
-        devices=_devices(args.devices),
-        num_nodes=args.num_nodes,
-        accelerator=args.accelerator,
-    )
+    cfg = recipe_from_args(DenoiseTrainConfig, args, clean=args.clean, noise=args.noise)
     result = train_denoiser(cfg, progress=not args.no_progress)
-    if any(os.environ.get(k, "0") != "0" for k in ("RANK", "LOCAL_RANK", "SLURM_PROCID")):
-        return 0  # other DDP processes: rank 0 reports
-    for path, error in result.skipped:
-        print(f"skipped {path}: {error}", file=sys.stderr)
-    for key in ("val_si_sdr", "val_si_sdri", "val_loss", "epochs_trained", "global_step"):
-        if key in result.metrics:
-            value = result.metrics[key]
-            print(f"{key:>16}  {value:.4f}" if isinstance(value, float) else f"{key:>16}  {value}")
-    print(f"model file: {result.model_file}")
-    print(f"run folder: {result.run_dir}")
-    return 0
+    keys = ("val_si_sdr", "val_si_sdri", "val_loss", "epochs_trained", "global_step")
+    return report_run(result, keys)
 
 
 def _plan(files: list[tuple[Path, str]], out_dir: Path) -> list[tuple[Path, Path]]:

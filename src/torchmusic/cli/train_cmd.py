@@ -61,3 +61,37 @@ def classify(args: argparse.Namespace) -> int:
     print(f"model file: {result.model_file}")
     print(f"run folder: {result.run_dir}")
     return 0
+
+
+def recipe_from_args(cls, args: argparse.Namespace, **fields):
+    """``cls.from_sources`` with the flags every ``train TASK`` shares (``--config``,
+    ``--arch``, ``--out``, ``--resume``, devices) plus the task's own ``fields``."""
+    return cls.from_sources(
+        config=args.config,
+        overrides=getattr(args, "overrides", None) or [],
+        model=args.arch,
+        out_dir=args.out,
+        resume=True if args.resume else None,
+        devices=_devices(args.devices),
+        num_nodes=args.num_nodes,
+        accelerator=args.accelerator,
+        **fields,
+    )
+
+
+def report_run(result, keys: tuple[str, ...]) -> int:
+    """Print a finished run's skipped files, the figures ``keys`` and where its files are
+    (rank 0 only: under DDP every process runs the command)."""
+    import os
+
+    if any(os.environ.get(k, "0") != "0" for k in ("RANK", "LOCAL_RANK", "SLURM_PROCID")):
+        return 0
+    for path, error in result.skipped:
+        print(f"skipped {path}: {error}", file=sys.stderr)
+    for key in keys:
+        if key in result.metrics:
+            value = result.metrics[key]
+            print(f"{key:>20}  {value:.4f}" if isinstance(value, float) else f"{key:>20}  {value}")
+    print(f"model file: {result.model_file}")
+    print(f"run folder: {result.run_dir}")
+    return 0

@@ -7,35 +7,14 @@ import sys
 
 
 def train(args: argparse.Namespace) -> int:
-    from torchmusic.cli.train_cmd import _devices
+    from torchmusic.cli.train_cmd import recipe_from_args, report_run
     from torchmusic.training.vocoder.job import train_vocoder
     from torchmusic.training.vocoder.settings import VocoderTrainConfig
 
-    cfg = VocoderTrainConfig.from_sources(
-        config=args.config,
-        overrides=getattr(args, "overrides", None) or [],
-        data=args.data,
-        model=args.arch,
-        out_dir=args.out,
-        resume=True if args.resume else None,
-        devices=_devices(args.devices),
-        num_nodes=args.num_nodes,
-        accelerator=args.accelerator,
-    )
+    cfg = recipe_from_args(VocoderTrainConfig, args, data=args.data)
     result = train_vocoder(cfg, progress=not args.no_progress)
-    import os
-
-    if any(os.environ.get(k, "0") != "0" for k in ("RANK", "LOCAL_RANK", "SLURM_PROCID")):
-        return 0  # other DDP processes: rank 0 reports
-    for path, error in result.skipped:
-        print(f"skipped {path}: {error}", file=sys.stderr)
-    for key in ("val_mel_l1", "val_mrstft", "epochs_trained", "global_step", "adversarial_steps"):
-        if key in result.metrics:
-            value = result.metrics[key]
-            print(f"{key:>20}  {value:.4f}" if isinstance(value, float) else f"{key:>20}  {value}")
-    print(f"model file: {result.model_file}")
-    print(f"run folder: {result.run_dir}")
-    return 0
+    keys = ("val_mel_l1", "val_mrstft", "epochs_trained", "global_step", "adversarial_steps")
+    return report_run(result, keys)
 
 
 def vocode(args: argparse.Namespace) -> int:
