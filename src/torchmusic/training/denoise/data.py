@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+import torchmusic.training.audio_loaders as audio_loaders
 from torchmusic.data.audio_splits import TEST, TRAIN, VALID, split_by_track  # noqa: F401
 from torchmusic.errors import DataError
 from torchmusic.training.denoise.settings import DenoiseTrainConfig
@@ -124,25 +125,11 @@ class DenoiseData:
         }
 
     def train_loader(self) -> DataLoader:
-        return DataLoader(
-            self.train,
-            batch_size=self.cfg.batch_size,
-            shuffle=True,
-            drop_last=len(self.train) >= self.cfg.batch_size,
-            collate_fn=collate_pairs,
-            num_workers=self.workers,
-            # Not persistent: workers get the dataset again each epoch, with its new
-            # epoch number (MixtureDataset.set_epoch draws new items).
-            persistent_workers=False,
+        return audio_loaders.train_loader(
+            self.train, batch_size=self.cfg.batch_size, collate=collate_pairs, workers=self.workers
         )
 
     def val_loader(self) -> DataLoader | None:
-        if self.valid is None or len(self.valid) == 0:
-            return None
-        return DataLoader(
-            self.valid,
-            batch_size=max(1, min(self.cfg.batch_size, 8)),
-            shuffle=False,
-            collate_fn=collate_pairs,
-            num_workers=0,
+        return audio_loaders.val_loader(
+            self.valid, batch_size=self.cfg.batch_size, collate=collate_pairs
         )
