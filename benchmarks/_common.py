@@ -7,6 +7,7 @@ thresholds checked by tests.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import platform
@@ -14,7 +15,10 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TORCHMUSIC_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -93,3 +97,42 @@ def write_json(path: Path | str, payload: dict[str, Any]) -> Path:
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     print(f"wrote {path}")
     return path
+
+
+def held_out_segments(
+    manifest: Path, *, n: int, seconds: float, sr: int
+) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` segments of ``seconds`` from the manifest's test tracks, evenly spread,
+    skipping near-silent ones (RMS < 1e-3)."""
+    import numpy as np
+
+    from torchmusic.audio import load
+
+    with manifest.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("split") == "test"]
+    if not rows:
+        raise SystemExit(f"{manifest}: no test tracks")
+    paths = [(manifest.parent / r["path"]).resolve() for r in rows]
+    length = round(seconds * sr)
+    per_track = max(1, -(-n // len(paths)) + 1)
+    pool: list[tuple[np.ndarray, str]] = []
+    for path in paths:
+        y, _ = load(path, sr=sr)
+        y = y.numpy()
+        if len(y) < length:
+            continue
+        starts = np.linspace(0, len(y) - length, per_track + 2)[1:-1].astype(int)
+        for s in starts:
+            seg = y[s : s + length]
+            if np.sqrt(np.mean(seg**2)) >= 1e-3:
+                pool.append((seg, f"{path.name}@{s / sr:.1f}s"))
+    # Round-robin over tracks so every test track is represented.
+    by_track: dict[str, list] = {}
+    for seg, name in pool:
+        by_track.setdefault(name.split("@")[0], []).append((seg, name))
+    chosen: list[tuple[np.ndarray, str]] = []
+    while len(chosen) < n and any(by_track.values()):
+        for items in by_track.values():
+            if items and len(chosen) < n:
+                chosen.append(items.pop(0))
+    return [c[0] for c in chosen], [c[1] for c in chosen]

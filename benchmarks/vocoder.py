@@ -19,7 +19,6 @@ threads, plus Griffin-Lim's; weights, file size and peak RSS.
 from __future__ import annotations
 
 import argparse
-import csv
 import resource
 import sys
 import time
@@ -30,44 +29,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_OUT, print_table, write_json  # noqa: E402
-
-
-def test_segments(
-    manifest: Path, *, n: int, seconds: float, sr: int
-) -> tuple[list[np.ndarray], list[str]]:
-    """``n`` segments of ``seconds`` from the manifest's test tracks, evenly spread,
-    skipping near-silent ones (RMS < 1e-3)."""
-    from torchmusic.audio import load
-
-    with manifest.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("split") == "test"]
-    if not rows:
-        raise SystemExit(f"{manifest}: no test tracks")
-    paths = [(manifest.parent / r["path"]).resolve() for r in rows]
-    length = round(seconds * sr)
-    per_track = max(1, -(-n // len(paths)) + 1)
-    pool: list[tuple[np.ndarray, str]] = []
-    for path in paths:
-        y, _ = load(path, sr=sr)
-        y = y.numpy()
-        if len(y) < length:
-            continue
-        starts = np.linspace(0, len(y) - length, per_track + 2)[1:-1].astype(int)
-        for s in starts:
-            seg = y[s : s + length]
-            if np.sqrt(np.mean(seg**2)) >= 1e-3:
-                pool.append((seg, f"{path.name}@{s / sr:.1f}s"))
-    # Round-robin over tracks so every test track is represented.
-    by_track: dict[str, list] = {}
-    for seg, name in pool:
-        by_track.setdefault(name.split("@")[0], []).append((seg, name))
-    chosen: list[tuple[np.ndarray, str]] = []
-    while len(chosen) < n and any(by_track.values()):
-        for items in by_track.values():
-            if items and len(chosen) < n:
-                chosen.append(items.pop(0))
-    return [c[0] for c in chosen], [c[1] for c in chosen]
+from _common import DEFAULT_OUT, held_out_segments, print_table, write_json
 
 
 def griffin_lim(mel_db: np.ndarray, feature: Any, n_iter: int) -> np.ndarray:
@@ -149,7 +111,7 @@ def main() -> None:
         vocoders[name] = Vocoder(path or name, device=args.device)
         if vocoders[name].feature != feature:
             raise SystemExit(f"{name}: its log-mel is not the toolkit's default")
-    segments, names = test_segments(
+    segments, names = held_out_segments(
         args.manifest, n=args.segments, seconds=args.seconds, sr=feature.sr
     )
     print(f"{len(segments)} test segments of {args.seconds} s from {len(set(n.split('@')[0] for n in names))} tracks")
@@ -195,13 +157,13 @@ def main() -> None:
         for threads in [int(t) for t in args.threads.split(",")]:
             torch.set_num_threads(threads)
             for name, voc in vocoders.items():
-                r1 = rtf(lambda: voc(mel1), args.seconds)
-                r8 = rtf(lambda: voc(mel8), args.seconds * mel8.shape[0])
+                r1 = rtf(lambda voc=voc: voc(mel1), args.seconds)
+                r8 = rtf(lambda voc=voc: voc(mel8), args.seconds * mel8.shape[0])
                 n_params = sum(p.numel() for p in voc.net.parameters())
                 speed.append({"row": name, "threads": threads, "rtf_batch1": r1, "rtf_batch8": r8, "params": n_params})
             if gl_iters:
                 k = max(gl_iters)
-                r = rtf(lambda: griffin_lim(mel1.numpy(), feature, k), args.seconds, repeats=1)
+                r = rtf(lambda k=k: griffin_lim(mel1.numpy(), feature, k), args.seconds, repeats=1)
                 speed.append({"row": f"Griffin-Lim {k}", "threads": threads, "rtf_batch1": r, "rtf_batch8": None, "params": 0})
         tables.append(
             print_table(

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from torchmusic.errors import DataError, ParameterError
+from torchmusic.errors import ParameterError
 from torchmusic.features.config import FeatureConfig
 
 SR = 22050

@@ -144,10 +144,10 @@ def test_old_setting_names_of_the_trainers_load():
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
 def test_every_shipped_recipe_loads_without_warnings(name):
     from torchmusic.training.classify.settings import TrainConfig
+    from torchmusic.training.denoise.settings import DenoiseTrainConfig
     from torchmusic.training.embed.settings import EmbedTrainConfig
     from torchmusic.training.lm.settings import LMTrainConfig
     from torchmusic.training.pianoroll.settings import PianoRollTrainConfig
-    from torchmusic.training.denoise.settings import DenoiseTrainConfig
     from torchmusic.training.recommend.settings import RecommendRecipe
     from torchmusic.training.vocoder.settings import VocoderTrainConfig
 

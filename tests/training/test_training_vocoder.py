@@ -30,7 +30,7 @@ def music(shared_data, tmp_path_factory) -> Path:
     """A manifest: one training track and one validation track (real music)."""
     root = tmp_path_factory.mktemp("music")
     rows = ["path,split"]
-    for name, split in zip(FILES, ("train", "valid")):
+    for name, split in zip(FILES, ("train", "valid"), strict=True):
         shutil.copy(shared_data / "recordings" / name, root / name)
         rows.append(f"{name},{split}")
     (root / "manifest.csv").write_text("\n".join(rows) + "\n")
