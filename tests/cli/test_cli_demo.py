@@ -18,7 +18,7 @@ def test_demo_main_job_builds_corpus_and_features(tmp_path, capsys):
     # Trained, evaluated on the test split, and predicted held-out tracks.
     assert (out / "run" / "model.safetensors").is_file()
     assert (out / "eval" / "report.json").is_file()
-    assert "[5/8] predictions" in text and "true tune type" in text
+    assert "[5/9] predictions" in text and "true tune type" in text
     # A catalog of the corpus with neighbours of a few tracks, and generated tunes.
     assert (out / "catalog").is_dir() and "same label as the query" in text
     assert text.count("\nquery #") == 3

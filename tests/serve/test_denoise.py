@@ -243,3 +243,20 @@ def test_denoise_command_refuses_bad_settings_before_any_work(model_file, tmp_pa
     assert "--noise-profile is used by --method gate only" in err
     assert "is not a file" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_noise_profile_shorter_than_a_frame_is_refused_before_any_work(waltz, tmp_path, capsys):
+    from torchmusic.cli.main import main
+
+    src = tmp_path / "in.wav"
+    sf.write(src, waltz[:SR].numpy(), 44100)
+    short = tmp_path / "click.wav"
+    sf.write(short, np.full(1000, 0.01, dtype="float32"), 44100)  # 22.7 ms < 2048 samples
+    out = tmp_path / "out"
+    code = main(["denoise", str(src), "-o", str(out), "--method", "gate",
+                 "--noise-profile", str(short), "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert "click.wav" in err and "22.7 ms, shorter than one frame" in err
+    assert "46.4 ms at 44100 Hz" in err
+    assert not (out / "in.wav").exists()  # refused before any file was written

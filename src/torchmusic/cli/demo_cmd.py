@@ -9,7 +9,11 @@
 6. build a similar-track catalog of the corpus (``OUT/catalog``: SQLite + FAISS) with the
    trained model's embeddings and print the nearest neighbours of a few tracks;
 7. generate a few folk tunes with the shipped ``folk`` model (``OUT/generated``: MIDI,
-   piano-roll PNGs, and WAVs when FluidSynth is installed).
+   piano-roll PNGs, and WAVs when FluidSynth is installed);
+8. resynthesise a held-out clip with the shipped ``music-vocoder`` next to Griffin-Lim;
+9. mix a held-out clip with a noise the shipped ``music-denoiser`` never heard in
+   training (``running_tap`` from ``../shared/data/noise``, else generated hiss),
+   denoise it, and print the SI-SDR before and after (``OUT/denoised``).
 
 Every step is resumable: a second run reuses the corpus, the cached features and
 the trained model (an interrupted training run resumes from its last checkpoint).
@@ -52,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     progress = not args.no_progress
     t0 = time.perf_counter()
-    print(f"[1/8] demo corpus -> {out / 'corpus'}")
+    print(f"[1/9] demo corpus -> {out / 'corpus'}")
     manifest = build_demo_corpus(
         out / "corpus",
         per_class=args.per_class,
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         resume=(run_dir / "checkpoints" / "last.ckpt").is_file(),
     )
     config = train_cfg.feature_config()  # the features training will read from the cache
-    print(f"[2/8] log-mel features of {len(dataset)} tracks -> cache {out / 'cache'}")
+    print(f"[2/9] log-mel features of {len(dataset)} tracks -> cache {out / 'cache'}")
     t1 = time.perf_counter()
     report = extract_features(
         [t.path for t in dataset.tracks],
@@ -96,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     _catalog(out / "corpus", out / "catalog", model_file, args.workers, progress)
     _generate(out / "generated", args.seed)
     _vocode(test_tracks[0].path, out / "vocoded")
+    _denoise(test_tracks[-1].path, out / "denoised", args.seed)
     print(
         f"\ncorpus {t_corpus:.1f} s, features {t_features:.1f} s, training {t_train:.1f} s, "
         f"total {time.perf_counter() - t0:.1f} s\nmanifest: {manifest}\nmodel file: "
@@ -156,10 +161,10 @@ def _train(cfg, run_dir: Path, progress: bool) -> tuple[float, Path]:
     model_file = run_dir / "model.safetensors"
     t0 = time.perf_counter()
     if model_file.is_file():
-        print(f"\n[3/8] reusing the trained model {model_file}")
+        print(f"\n[3/9] reusing the trained model {model_file}")
         return 0.0, model_file
     print(
-        f"\n[3/8] training a {cfg.model} tune-type classifier ({cfg.max_epochs} epochs, "
+        f"\n[3/9] training a {cfg.model} tune-type classifier ({cfg.max_epochs} epochs, "
         f"{cfg.clip_seconds or 'auto'} s clips) -> {run_dir}"
     )
     result = train_classifier(cfg, progress=progress)
@@ -170,7 +175,7 @@ def _evaluate(model_file: Path, manifest: Path, out_dir: Path, progress: bool) -
     from torchmusic.data import ManifestDataset
     from torchmusic.serve.evaluate import evaluate_model
 
-    print(f"\n[4/8] evaluating on the held-out test split -> {out_dir}")
+    print(f"\n[4/9] evaluating on the held-out test split -> {out_dir}")
     report = evaluate_model(
         model_file,
         manifest,
@@ -186,7 +191,7 @@ def _evaluate(model_file: Path, manifest: Path, out_dir: Path, progress: bool) -
 def _predict(model_file: Path, tracks: list) -> None:
     from torchmusic.serve.predict import Predictor
 
-    print("\n[5/8] predictions for a few held-out tracks (top 3)")
+    print("\n[5/9] predictions for a few held-out tracks (top 3)")
     predictor = Predictor(model_file)
     rows = []
     for track in tracks:
@@ -199,7 +204,7 @@ def _predict(model_file: Path, tracks: list) -> None:
 def _catalog(corpus: Path, out_dir: Path, model_file: Path, workers, progress: bool) -> None:
     from torchmusic.recommend.catalog.demo import build_demo_catalog
 
-    print(f"\n[6/8] similar-track catalog of the corpus -> {out_dir}")
+    print(f"\n[6/9] similar-track catalog of the corpus -> {out_dir}")
     result = build_demo_catalog(
         corpus, out_dir, model=model_file, n_queries=3, k=5, workers=workers, progress=progress
     )
@@ -213,7 +218,7 @@ def _generate(out_dir: Path, seed: int) -> None:
     from torchmusic.models.symbolic import load_generator
     from torchmusic.symbolic import generate_pieces
 
-    print(f"\n[7/8] three folk tunes from the shipped 'folk' model -> {out_dir}")
+    print(f"\n[7/9] three folk tunes from the shipped 'folk' model -> {out_dir}")
     folk = load_generator("folk")  # once for the three tunes
     # The same pieces as `torchmusic generate --model folk -n 1 --bars 8 --seed S
     # --condition tune_type=T` (the CLI's defaults: temperature 1, top-p 0.95).
@@ -236,7 +241,7 @@ def _vocode(track: Path, out_dir: Path) -> None:
     """One held-out clip through the shipped vocoder, scored next to Griffin-Lim."""
     from torchmusic.pretrained import available_models
 
-    print(f"\n[8/8] one held-out clip resynthesised by the shipped 'music-vocoder' -> {out_dir}")
+    print(f"\n[8/9] one held-out clip resynthesised by the shipped 'music-vocoder' -> {out_dir}")
     if "music-vocoder" not in available_models():
         print("  (skipped: the shipped music-vocoder is not installed)")
         return
@@ -258,3 +263,59 @@ def _vocode(track: Path, out_dir: Path) -> None:
             ],
         )
     )
+
+
+# Where a source checkout finds the project's shared data (the demo's held-out noise).
+SHARED_NOISE = Path(__file__).resolve().parents[4] / "shared" / "data" / "noise"
+DEMO_SNR_DB = 5.0
+
+
+def _demo_noise(n: int, sr: int, seed: int) -> tuple[object, str]:
+    """A noise the shipped denoiser did not train on: the held-out ``running_tap``
+    recording when the shared data is there, else generated tape hiss (a seen kind)."""
+    from torchmusic.audio import load
+    from torchmusic.data.noise import DEFAULT_UNSEEN, noise_files, random_noise
+
+    if SHARED_NOISE.is_dir():
+        held_out = [f for f in noise_files(SHARED_NOISE) if f.kind in DEFAULT_UNSEEN]
+        if held_out:
+            y, _ = load(held_out[0].path, sr=sr)
+            return y.numpy(), f"{held_out[0].path.name} (a noise kind held out of training)"
+    return random_noise("hiss", n, sr, rng=seed), "generated tape hiss (a kind seen in training)"
+
+
+def _denoise(track: Path, out_dir: Path, seed: int) -> None:
+    """One held-out clip plus a held-out noise through the shipped denoiser: SI-SDR before/after."""
+    from torchmusic.pretrained import available_models
+
+    print(f"\n[9/9] one held-out clip, noisy, cleaned by the shipped 'music-denoiser' -> {out_dir}")
+    if "music-denoiser" not in available_models():
+        print("  (skipped: the shipped music-denoiser is not installed)")
+        return
+    import soundfile as sf
+
+    from torchmusic.audio import load
+    from torchmusic.data.mixtures import mix_at_snr
+    from torchmusic.metrics.audio import si_sdr
+    from torchmusic.serve.denoise import Denoiser
+
+    denoiser = Denoiser("music-denoiser")
+    sr = denoiser.sample_rate
+    clean, _ = load(track, sr=sr, duration=10.0)
+    clean = clean.numpy()
+    noise, what = _demo_noise(len(clean), sr, seed)
+    noisy = mix_at_snr(clean, noise, DEMO_SNR_DB)
+    cleaned = denoiser(noisy, sr)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, y in (("noisy", noisy), ("denoised", cleaned)):
+        sf.write(out_dir / f"{track.stem}-{name}.wav", y, sr, subtype="PCM_24")
+    before, after = si_sdr(clean, noisy), si_sdr(clean, cleaned)
+    print(f"  {track.name} + {what} at {DEMO_SNR_DB:g} dB SNR -> {out_dir}")
+    print(
+        _table(
+            "",
+            ["audio", "SI-SDR vs the clean clip (dB, higher is better)"],
+            [["noisy input", f"{before:.2f}"], ["denoised", f"{after:.2f}"],
+             ["improvement", f"{after - before:+.2f}"]],
+        )
+    )  # fmt: skip

@@ -63,6 +63,8 @@ def denoise(args: argparse.Namespace) -> int:
             f"output {str(dst)!r} would overwrite the input {str(inputs[os.path.realpath(dst)])!r}"
             f" ({len(clashes)} such file(s)); choose another --out"
         )
+    if args.noise_profile is not None:
+        _check_profile_length(args.noise_profile, [src for src, _ in plan])
     model = Denoiser(args.model, device=args.device) if "neural" in steps else None
     profile_channels = _channels(args.noise_profile) if args.noise_profile else None
     done = 0
@@ -103,6 +105,29 @@ def denoise(args: argparse.Namespace) -> int:
         if not args.allow_failures:
             return 1
     return 0
+
+
+def _check_profile_length(profile: str, inputs: list) -> None:
+    """Refuse, before any work, a noise profile shorter than one frame of the gate at
+    the highest input rate (it is loaded at each file's rate): every file would fail."""
+    from torchmusic.audio import info
+    from torchmusic.enhance.gate import DEFAULT_N_FFT
+    from torchmusic.errors import AudioFileError, DataError
+
+    seconds = float(info(profile).duration)
+    rates = []
+    for path in inputs:
+        try:
+            rates.append(int(info(path).sample_rate))
+        except AudioFileError:
+            continue  # an undecodable input is reported in the summary as usual
+    if rates and seconds * max(rates) < DEFAULT_N_FFT:
+        need = DEFAULT_N_FFT / max(rates)
+        raise DataError(
+            f"--noise-profile {profile!r} lasts {seconds * 1000:.1f} ms, shorter than one frame "
+            f"of the gate ({DEFAULT_N_FFT} samples = {need * 1000:.1f} ms at {max(rates)} Hz); "
+            "give a longer clip of the noise alone"
+        )
 
 
 def _channels(path: str) -> int:

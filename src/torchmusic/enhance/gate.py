@@ -19,6 +19,9 @@ from torchmusic.enhance._checks import (
 from torchmusic.enhance._stft import istft, stft
 from torchmusic.errors import ParameterError
 
+#: Frame of the gate (samples): a noise profile must hold at least one.
+DEFAULT_N_FFT = 2048
+
 
 def spectral_gate(
     y: Any,
@@ -27,7 +30,7 @@ def spectral_gate(
     stationary: bool = True,
     noise_profile: Any = None,
     strength: float = 1.0,
-    n_fft: int = 2048,
+    n_fft: int = DEFAULT_N_FFT,
     hop_length: int | None = None,
     threshold_db: float = 6.0,
     softness_db: float = 6.0,
