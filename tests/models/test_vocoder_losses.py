@@ -58,6 +58,16 @@ def test_hinge_losses_by_hand() -> None:
     assert hinge_generator_loss(fake).item() == pytest.approx(1.0 - 3.0)
 
 
+def test_adversarial_losses_take_one_tensor_as_a_list_of_one() -> None:
+    # Single-critic GANs (WaveGAN) pass a (batch,) tensor, not a list; a bare tensor must
+    # not be iterated as a list of its rows (that would sum instead of average).
+    real, fake = torch.tensor([0.5, 2.0]), torch.tensor([-2.0, 0.0])
+    assert hinge_discriminator_loss(real, fake).item() == pytest.approx(0.25 + 0.5)
+    assert hinge_generator_loss(fake).item() == pytest.approx(1.0)
+    assert lsgan_discriminator_loss(real, fake).item() == pytest.approx(0.625 + 2.0)
+    assert lsgan_generator_loss(fake).item() == pytest.approx(5.0)
+
+
 def test_adversarial_losses_reject_mismatched_lists() -> None:
     with pytest.raises(ParameterError, match=r"2 real logit tensors but 1 fake"):
         lsgan_discriminator_loss([torch.ones(1)] * 2, [torch.ones(1)])

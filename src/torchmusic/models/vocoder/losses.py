@@ -2,7 +2,9 @@
 
 Adversarial losses take the per-sub-discriminator lists that the discriminators of
 :mod:`.discriminators` return and *sum* over sub-discriminators (as HiFi-GAN does);
-loss weights (HiFi-GAN: mel 45, feature matching 2) are the trainer's business.
+a single tensor counts as a list of one, so that single-critic GANs
+(:mod:`torchmusic.models.gan`) use the same functions. Loss weights (HiFi-GAN: mel 45,
+feature matching 2) are the trainer's business.
 Every two-input loss takes the real / target side first: ``loss(real, fake)``.
 """
 
@@ -19,6 +21,14 @@ from torchmusic.errors import ParameterError
 from torchmusic.features.config import FeatureConfig
 from torchmusic.features.modules import LogMelSpectrogram
 
+#: One discriminator's logits, or one tensor per sub-discriminator.
+Logits = torch.Tensor | Sequence[torch.Tensor]
+
+
+def _as_list(logits: Logits) -> Sequence[torch.Tensor]:
+    """A single tensor (one discriminator, as in WaveGAN) is a list of one."""
+    return [logits] if isinstance(logits, torch.Tensor) else logits
+
 
 def _check_pairs(real: Sequence[object], fake: Sequence[object], what: str) -> None:
     if len(real) != len(fake):
@@ -32,22 +42,24 @@ def _zero(like: torch.Tensor) -> torch.Tensor:
     return torch.zeros((), device=like.device, dtype=like.dtype)
 
 
-def lsgan_discriminator_loss(
-    real_logits: Sequence[torch.Tensor], fake_logits: Sequence[torch.Tensor]
-) -> torch.Tensor:
+def lsgan_discriminator_loss(real_logits: Logits, fake_logits: Logits) -> torch.Tensor:
     """Least-squares GAN discriminator loss: ``sum_k mean((1 - r_k)^2) + mean(f_k^2)``.
 
     Parameters
     ----------
-    real_logits, fake_logits : list of Tensor
-        One logit tensor (any shape) per sub-discriminator; pass the generator's output
-        detached when training the discriminator.
+    real_logits, fake_logits : Tensor or list of Tensor
+        One logit tensor (any shape) per sub-discriminator, or one tensor for a single
+        discriminator; pass the generator's output detached when training the
+        discriminator.
 
     Examples
     --------
     >>> lsgan_discriminator_loss([torch.ones(2, 3)], [torch.ones(2, 3)])
     tensor(1.)
+    >>> lsgan_discriminator_loss(torch.ones(4), torch.zeros(4))  # one discriminator
+    tensor(0.)
     """
+    real_logits, fake_logits = _as_list(real_logits), _as_list(fake_logits)
     _check_pairs(real_logits, fake_logits, "logit tensors")
     return sum(
         (
@@ -58,7 +70,7 @@ def lsgan_discriminator_loss(
     )
 
 
-def lsgan_generator_loss(fake_logits: Sequence[torch.Tensor]) -> torch.Tensor:
+def lsgan_generator_loss(fake_logits: Logits) -> torch.Tensor:
     """Least-squares GAN generator loss: ``sum_k mean((1 - f_k)^2)``.
 
     Examples
@@ -66,13 +78,12 @@ def lsgan_generator_loss(fake_logits: Sequence[torch.Tensor]) -> torch.Tensor:
     >>> lsgan_generator_loss([torch.zeros(4), torch.ones(4)])
     tensor(1.)
     """
+    fake_logits = _as_list(fake_logits)
     _check_pairs(fake_logits, fake_logits, "logit tensors")
     return sum((torch.mean((1 - f) ** 2) for f in fake_logits), start=_zero(fake_logits[0]))
 
 
-def hinge_discriminator_loss(
-    real_logits: Sequence[torch.Tensor], fake_logits: Sequence[torch.Tensor]
-) -> torch.Tensor:
+def hinge_discriminator_loss(real_logits: Logits, fake_logits: Logits) -> torch.Tensor:
     """Hinge discriminator loss: ``sum_k mean(relu(1 - r_k)) + mean(relu(1 + f_k))``.
 
     Examples
@@ -80,6 +91,7 @@ def hinge_discriminator_loss(
     >>> hinge_discriminator_loss([torch.tensor([0.5, 2.0])], [torch.tensor([-2.0, 0.0])])
     tensor(0.7500)
     """
+    real_logits, fake_logits = _as_list(real_logits), _as_list(fake_logits)
     _check_pairs(real_logits, fake_logits, "logit tensors")
     return sum(
         (
@@ -90,7 +102,7 @@ def hinge_discriminator_loss(
     )
 
 
-def hinge_generator_loss(fake_logits: Sequence[torch.Tensor]) -> torch.Tensor:
+def hinge_generator_loss(fake_logits: Logits) -> torch.Tensor:
     """Hinge generator loss: ``sum_k -mean(f_k)``.
 
     Examples
@@ -98,6 +110,7 @@ def hinge_generator_loss(fake_logits: Sequence[torch.Tensor]) -> torch.Tensor:
     >>> hinge_generator_loss([torch.tensor([1.0, 3.0])])
     tensor(-2.)
     """
+    fake_logits = _as_list(fake_logits)
     _check_pairs(fake_logits, fake_logits, "logit tensors")
     return sum((-torch.mean(f) for f in fake_logits), start=_zero(fake_logits[0]))
 

@@ -1,0 +1,288 @@
+"""What WaveGAN and SpecGAN share: config checks, the conv stacks, class conditioning.
+
+The two are one DCGAN-like design in 1-D and 2-D: :class:`StackGenerator` (latent ->
+dense -> transposed convs, each multiplying the size by ``stride``) and
+:class:`StackDiscriminator` (its mirror image with a linear head). The architectures'
+modules only pick the conv dimension, the sizes and (WaveGAN) phase shuffle.
+
+Conditioning is one scheme for both architectures, so that a conditional model of
+either kind behaves the same way:
+
+- generator: a learned label embedding, as wide as the latent, is *concatenated* to
+  the latent before the dense layer (Mirza & Osindero, 2014);
+- discriminator: a *projection* head (Miyato & Koyama, 2018),
+  ``D(x, y) = w . phi(x) + b + e_y . phi(x)``, with ``phi(x)`` the flattened features
+  the linear head reads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from torchmusic.errors import ParameterError
+from torchmusic.models.vocoder.generators import check_positive_int
+
+
+def check_nonnegative_int(name: str, value: object) -> int:
+    """``value`` if it is an ``int >= 0`` (not a bool), else :class:`ParameterError`."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ParameterError(f"{name}={value!r} must be a non-negative integer")
+    return value
+
+
+def check_config(cfg: Any) -> None:
+    """Validate the fields WaveGAN's and SpecGAN's configs share."""
+    check_positive_int("latent_dim", cfg.latent_dim)
+    check_positive_int("dim", cfg.dim)
+    check_positive_int("n_layers", cfg.n_layers)
+    check_positive_int("kernel_size", cfg.kernel_size)
+    stride = cfg.stride
+    if not isinstance(stride, int) or isinstance(stride, bool) or stride < 2:
+        raise ParameterError(f"stride={stride!r} must be an integer >= 2")
+    if cfg.kernel_size < stride:
+        # A transposed conv with a kernel shorter than its stride leaves gaps.
+        raise ParameterError(f"kernel_size={cfg.kernel_size} must be >= stride={stride}")
+    if check_nonnegative_int("n_classes", cfg.n_classes) == 1:
+        raise ParameterError("n_classes=1 conditions on nothing; use 0 (unconditional)")
+    slope = cfg.leaky_relu_slope
+    if not isinstance(slope, (int, float)) or isinstance(slope, bool) or not 0 <= slope < 1:
+        raise ParameterError(f"leaky_relu_slope={slope!r} must be in [0, 1)")
+    check_positive_int("sample_rate", cfg.sample_rate)
+
+
+def check_divisible(name: str, value: object, stride: int, n_layers: int) -> int:
+    """``value // stride**n_layers``: the size before the upsampling stack (must be whole)."""
+    check_positive_int(name, value)
+    scale = stride**n_layers
+    if value % scale:
+        lower = value // scale * scale
+        nearest = f"{lower} or {lower + scale}" if lower else f"{scale}"
+        raise ParameterError(
+            f"{name}={value} is not a multiple of stride**n_layers = {stride}**{n_layers} "
+            f"= {scale}; the nearest sizes this stack makes are {nearest} "
+            f"(or change n_layers)"
+        )
+    return value // scale
+
+
+def same_padding(kernel_size: int, stride: int) -> tuple[int, int]:
+    """``(padding, output_padding)`` that make a conv divide, and its transpose multiply,
+    a length that is a multiple of ``stride`` by exactly ``stride``.
+
+    A transposed conv gives ``(n - 1) * s - 2p + k + op``; setting that to ``n * s``
+    gives ``op = s + 2p - k``, which is 0 or 1 with ``p = (k - s + 1) // 2``
+    (kernel 25, stride 4: padding 11, output padding 1, TensorFlow's ``"same"``).
+
+    Examples
+    --------
+    >>> same_padding(25, 4), same_padding(5, 2)
+    ((11, 1), (2, 1))
+    """
+    padding = (kernel_size - stride + 1) // 2
+    return padding, stride + 2 * padding - kernel_size
+
+
+def channels(cfg: Any, layer: int) -> int:
+    """Channels of generator activation ``layer`` (0: after the dense layer).
+
+    ``dim`` at the last hidden layer, doubling towards the latent: ``16 * dim`` after
+    the dense layer with 5 layers, as in the paper.
+    """
+    return cfg.dim * 2 ** (cfg.n_layers - 1 - layer)
+
+
+def upsampling(cfg: Any, conv_transpose: type[nn.Module]) -> nn.Sequential:
+    """The generator's stack: ``n_layers`` transposed convs, ReLU between, ``tanh`` last.
+
+    ``conv_transpose`` is ``nn.ConvTranspose1d`` (WaveGAN) or ``nn.ConvTranspose2d``
+    (SpecGAN); each layer multiplies every spatial size by ``stride``.
+    """
+    padding, output_padding = same_padding(cfg.kernel_size, cfg.stride)
+    layers: list[nn.Module] = []
+    for i in range(cfg.n_layers):
+        last = i == cfg.n_layers - 1
+        out = 1 if last else channels(cfg, i + 1)
+        conv = conv_transpose(
+            channels(cfg, i), out, cfg.kernel_size, cfg.stride, padding, output_padding
+        )
+        layers += [conv, nn.Tanh() if last else nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+def downsampling(
+    cfg: Any, conv: type[nn.Module], shuffle: Callable[[], nn.Module] | None = None
+) -> tuple[nn.Sequential, int]:
+    """The discriminator's stack and its output channels: the generator's mirror image.
+
+    Strided convs, each followed by LeakyReLU and, except the last, by ``shuffle()``
+    when given (WaveGAN's phase shuffle).
+    """
+    padding, _ = same_padding(cfg.kernel_size, cfg.stride)
+    layers: list[nn.Module] = []
+    width = 1
+    for i in range(cfg.n_layers):
+        out = channels(cfg, cfg.n_layers - 1 - i)
+        layers += [
+            conv(width, out, cfg.kernel_size, cfg.stride, padding),
+            nn.LeakyReLU(cfg.leaky_relu_slope),
+        ]
+        if shuffle is not None and i < cfg.n_layers - 1:
+            layers.append(shuffle())
+        width = out
+    return nn.Sequential(*layers), width
+
+
+def check_latent(z: object, latent_dim: int) -> torch.Tensor:
+    """``z`` if it is a floating ``(batch, latent_dim)`` tensor."""
+    if not isinstance(z, torch.Tensor) or not z.is_floating_point():
+        raise ParameterError(f"the latent must be a floating-point tensor, got {type(z).__name__}")
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        raise ParameterError(
+            f"the latent must have shape (batch, {latent_dim}), got {tuple(z.shape)}"
+        )
+    return z
+
+
+def check_labels(labels: object, n_classes: int, batch: int) -> torch.Tensor | None:
+    """``labels`` as a ``(batch,)`` long tensor (``None`` for an unconditional model).
+
+    Raises
+    ------
+    ParameterError
+        Labels for an unconditional model, none for a conditional one, a wrong
+        shape, or a label outside ``[0, n_classes)``.
+    """
+    if n_classes == 0:
+        if labels is not None:
+            raise ParameterError("labels given to an unconditional model (n_classes=0)")
+        return None
+    if labels is None:
+        raise ParameterError(f"a conditional model (n_classes={n_classes}) needs labels")
+    if not isinstance(labels, torch.Tensor) or labels.dtype not in (torch.int32, torch.int64):
+        raise ParameterError(f"labels must be an integer tensor, got {labels!r:.80}")
+    if labels.shape != (batch,):
+        raise ParameterError(f"labels must have shape ({batch},), got {tuple(labels.shape)}")
+    bad = labels[(labels < 0) | (labels >= n_classes)]
+    if bad.numel():
+        raise ParameterError(
+            f"label {int(bad[0])} is outside [0, {n_classes}) (n_classes={n_classes})"
+        )
+    return labels.long()
+
+
+class LatentConditioning(nn.Module):
+    """Latent ``(batch, latent_dim)`` -> generator input, with the label embedding appended.
+
+    ``out_features`` is ``latent_dim`` unconditionally, ``2 * latent_dim`` with classes:
+    an embedding as wide as the latent, so the label is not drowned out by the noise.
+    """
+
+    def __init__(self, latent_dim: int, n_classes: int) -> None:
+        super().__init__()
+        self.latent_dim, self.n_classes = latent_dim, n_classes
+        # nn.Embedding's N(0, 1) init puts the label on the latent's scale.
+        self.embed = nn.Embedding(n_classes, latent_dim) if n_classes else None
+        self.out_features = latent_dim * (2 if n_classes else 1)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        z = check_latent(z, self.latent_dim)
+        labels = check_labels(labels, self.n_classes, z.shape[0])
+        if self.embed is None:
+            return z
+        return torch.cat([z, self.embed(labels).to(z.dtype)], dim=1)
+
+
+class ProjectionHead(nn.Module):
+    """Features ``(batch, in_features)`` -> logits ``(batch,)``: linear, plus a class projection.
+
+    Unconditional: ``w . phi + b``. Conditional (Miyato & Koyama, 2018): plus
+    ``e_y . phi`` with a learned ``e_y`` per class, which makes the critic score how
+    well ``x`` fits class ``y`` rather than classify it.
+    """
+
+    def __init__(self, in_features: int, n_classes: int) -> None:
+        super().__init__()
+        self.n_classes = n_classes
+        self.linear = nn.Linear(in_features, 1)
+        self.embed = nn.Embedding(n_classes, in_features) if n_classes else None
+        if self.embed is not None:
+            # The linear head's init scale, not N(0, 1): with thousands of features a unit
+            # embedding would make the class term dwarf the rest at the start.
+            bound = 1 / math.sqrt(in_features)
+            nn.init.uniform_(self.embed.weight, -bound, bound)
+
+    def forward(self, features: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        labels = check_labels(labels, self.n_classes, features.shape[0])
+        out = self.linear(features).squeeze(1)
+        if self.embed is not None:
+            out = out + (self.embed(labels).to(features.dtype) * features).sum(dim=1)
+        return out
+
+
+def single_channel(x: object, size: tuple[int, ...], what: str) -> torch.Tensor:
+    """``(batch, 1, *size)`` from that or ``(batch, *size)``, else :class:`ParameterError`."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise ParameterError(f"{what} must be a floating-point tensor, got {type(x).__name__}")
+    shape = tuple(x.shape)
+    if x.ndim == len(size) + 1:
+        x = x.unsqueeze(1)
+    if x.shape[1:] != (1, *size):
+        dims = ", ".join(map(str, size))
+        raise ParameterError(f"{what} must be (batch, {dims}) or (batch, 1, {dims}), got {shape}")
+    return x
+
+
+class StackGenerator(nn.Module):
+    """Latent (+ labels) -> dense -> ReLU -> :func:`upsampling` -> ``(batch, *size)``.
+
+    The body of both generators; ``base_shape`` is the dense layer's spatial output.
+    """
+
+    def __init__(self, cfg: Any, conv_transpose: type[nn.Module], base_shape: tuple[int, ...]):
+        super().__init__()
+        self.config = cfg
+        self.base_shape = tuple(base_shape)
+        self.condition = LatentConditioning(cfg.latent_dim, cfg.n_classes)
+        width = channels(cfg, 0) * math.prod(self.base_shape)
+        self.dense = nn.Linear(self.condition.out_features, width)
+        self.upsample = upsampling(cfg, conv_transpose)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``labels``: ``(batch,)`` ints when ``n_classes > 0``, else ``None``."""
+        h = self.dense(self.condition(z, labels))
+        h = torch.relu(h.view(z.shape[0], channels(self.config, 0), *self.base_shape))
+        return self.upsample(h).squeeze(1)
+
+
+class StackDiscriminator(nn.Module):
+    """Input (+ labels) -> :func:`downsampling` -> flatten -> :class:`ProjectionHead`.
+
+    The body of both discriminators; ``size`` is the input's spatial shape and
+    ``base_shape`` what the stack reduces it to.
+    """
+
+    def __init__(
+        self,
+        cfg: Any,
+        conv: type[nn.Module],
+        *,
+        size: tuple[int, ...],
+        base_shape: tuple[int, ...],
+        what: str,
+        shuffle: Callable[[], nn.Module] | None = None,
+    ):
+        super().__init__()
+        self.config = cfg
+        self.size, self.what = tuple(size), what
+        self.downsample, width = downsampling(cfg, conv, shuffle)
+        self.head = ProjectionHead(width * math.prod(base_shape), cfg.n_classes)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(batch,)``; ``labels``: ``(batch,)`` ints when ``n_classes > 0``."""
+        h = self.downsample(single_channel(x, self.size, self.what))
+        return self.head(h.flatten(1), labels)
