@@ -78,6 +78,11 @@ FORMATS: dict[str, tuple[str, str, str]] = {
         "torchmusic denoise",
         "torchmusic train denoise",
     ),
+    "torchmusic.gan": (
+        "a GAN model file",
+        "torchmusic synthesize",
+        "torchmusic train gan",
+    ),
 }
 
 

@@ -13,6 +13,8 @@ training loop here.
 - Losses: :func:`gradient_penalty` (WGAN-GP), Wasserstein, hinge and LSGAN losses,
   :func:`adversarial_losses` by name.
 - :data:`GAN_REGISTRY`, :data:`DISCRIMINATORS` and :func:`build_gan`.
+- Model files (``torchmusic.gan``): :class:`GanSpec`, :func:`save_gan`,
+  :func:`load_gan_file`, :data:`GAN_FORMAT`.
 
 Names load on first use.
 
@@ -60,6 +62,18 @@ _LAZY = {
         _P + "losses",
     ),
     **dict.fromkeys(["DISCRIMINATORS", "GAN_REGISTRY", "build_gan"], _P + "registry"),
+    **dict.fromkeys(
+        [
+            "GAN_FORMAT",
+            "GanSpec",
+            "load_gan_file",
+            "read_gan_spec",
+            "save_gan",
+            "specgan_feature",
+            "validate_gan_spec",
+        ],
+        _P + "ganfile",
+    ),
 }
 
 __all__ = sorted(_LAZY)

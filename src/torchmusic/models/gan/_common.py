@@ -254,8 +254,26 @@ class StackGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``labels``: ``(batch,)`` ints when ``n_classes > 0``, else ``None``."""
-        h = self.dense(self.condition(z, labels))
-        h = torch.relu(h.view(z.shape[0], channels(self.config, 0), *self.base_shape))
+        return self.from_input(self.condition(z, labels))
+
+    def label_embedding(self, labels: torch.Tensor) -> torch.Tensor:
+        """``(batch, latent_dim)`` embeddings of ``labels`` (a conditional model only)."""
+        if self.condition.embed is None:
+            raise ParameterError("an unconditional model (n_classes=0) has no label embedding")
+        labels = check_labels(labels, self.config.n_classes, labels.shape[0])
+        return self.condition.embed(labels)
+
+    def from_input(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The network after the conditioning: ``(batch, condition.out_features)`` ->
+        output. ``forward(z, y)`` is ``from_input(cat([z, label_embedding(y)]))``; other
+        inputs (e.g. a mix of two classes' embeddings) interpolate between classes."""
+        want = self.condition.out_features
+        if inputs.ndim != 2 or inputs.shape[1] != want:
+            raise ParameterError(
+                f"the generator input must have shape (batch, {want}), got {tuple(inputs.shape)}"
+            )
+        h = self.dense(inputs)
+        h = torch.relu(h.view(inputs.shape[0], channels(self.config, 0), *self.base_shape))
         return self.upsample(h).squeeze(1)
 
 
