@@ -118,12 +118,13 @@ def test_shared_settings_are_validated(field, value, match):
 def test_every_trainer_shares_the_vocabulary():
     from torchmusic.training.classify.settings import TrainConfig
     from torchmusic.training.embed.settings import EmbedTrainConfig
+    from torchmusic.training.gan.settings import GanTrainConfig
     from torchmusic.training.lm.settings import LMTrainConfig
     from torchmusic.training.pianoroll.settings import PianoRollTrainConfig
     from torchmusic.training.recommend.settings import RecommendRecipe, TwoTowerTrainConfig
 
     shared = {f.name for f in dataclasses.fields(RunRecipe)}
-    for cls in (TrainConfig, LMTrainConfig, PianoRollTrainConfig, EmbedTrainConfig):
+    for cls in (TrainConfig, LMTrainConfig, PianoRollTrainConfig, EmbedTrainConfig, GanTrainConfig):
         assert issubclass(cls, RunRecipe) and shared <= {f.name for f in dataclasses.fields(cls)}
     two_tower = {f.name for f in dataclasses.fields(TwoTowerTrainConfig)}
     assert {"max_epochs", "scheduler", "batch_size", "lr", "seed"} <= two_tower
@@ -146,6 +147,7 @@ def test_every_shipped_recipe_loads_without_warnings(name):
     from torchmusic.training.classify.settings import TrainConfig
     from torchmusic.training.denoise.settings import DenoiseTrainConfig
     from torchmusic.training.embed.settings import EmbedTrainConfig
+    from torchmusic.training.gan.settings import GanTrainConfig
     from torchmusic.training.lm.settings import LMTrainConfig
     from torchmusic.training.pianoroll.settings import PianoRollTrainConfig
     from torchmusic.training.recommend.settings import RecommendRecipe
@@ -158,7 +160,11 @@ def test_every_shipped_recipe_loads_without_warnings(name):
         "jsb.yaml": PianoRollTrainConfig,
         "lastfm.yaml": RecommendRecipe,
     }
-    by_prefix = {"vocoder-": VocoderTrainConfig, "denoise-": DenoiseTrainConfig}
+    by_prefix = {
+        "vocoder-": VocoderTrainConfig,
+        "denoise-": DenoiseTrainConfig,
+        "gan-": GanTrainConfig,
+    }
     kind = next((k for p, k in by_prefix.items() if name.startswith(p)), None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -175,8 +181,9 @@ def test_building_a_recipe_imports_no_torch():
         "from torchmusic.training.recommend.settings import RecommendRecipe\n"
         "from torchmusic.training.vocoder.settings import VocoderTrainConfig\n"
         "from torchmusic.training.denoise.settings import DenoiseTrainConfig\n"
+        "from torchmusic.training.gan.settings import GanTrainConfig\n"
         "TrainConfig(data='x'); LMTrainConfig(); EmbedTrainConfig()\n"
-        "VocoderTrainConfig(); DenoiseTrainConfig()\n"
+        "VocoderTrainConfig(); DenoiseTrainConfig(); GanTrainConfig(data='x').validate()\n"
         "RecommendRecipe.from_sources(model='als', overrides=['--factors', '8'])\n"
         "print(sorted(m for m in ('torch', 'lightning') if m in sys.modules))\n"
     )

@@ -1,5 +1,5 @@
 """Arguments of the audio-generation commands: ``train vocoder``, ``vocode``,
-``train denoise`` and ``denoise``.
+``train denoise``, ``denoise``, ``train gan`` and ``synthesize``.
 
 argparse only (no torch): ``torchmusic --help`` stays instant.
 """
@@ -17,7 +17,8 @@ def register(
     datasets: argparse._SubParsersAction,
     train: argparse._SubParsersAction,
 ) -> None:
-    """Add ``train vocoder`` / ``train denoise`` to ``train`` and ``vocode`` / ``denoise`` to ``sub``."""
+    """Add ``train vocoder`` / ``train denoise`` / ``train gan`` to ``train`` and ``vocode`` /
+    ``denoise`` / ``synthesize`` to ``sub``."""
     t = train.add_parser(
         "vocoder",
         help="train a neural vocoder (log-mel -> audio) on a folder of music",
@@ -64,6 +65,7 @@ def register(
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler="torchmusic.cli.vocode_cmd:vocode")
     _register_denoise(sub, train)
+    _register_gan(sub, train)
 
 
 def _register_denoise(sub: argparse._SubParsersAction, train: argparse._SubParsersAction) -> None:
@@ -143,3 +145,82 @@ def _register_denoise(sub: argparse._SubParsersAction, train: argparse._SubParse
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even if some files failed")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler="torchmusic.cli.denoise_cmd:denoise")
+
+
+def _register_gan(sub: argparse._SubParsersAction, train: argparse._SubParsersAction) -> None:
+    t = train.add_parser(
+        "gan",
+        help="train a WaveGAN / SpecGAN that makes new one-shot sounds (drum hits)",
+        description="Train a WaveGAN (waveforms) or SpecGAN (log-mels) on one-shot sounds: a "
+        "class-per-folder root (kick/, snare/, ...) or a manifest with a label column (a "
+        "'split' column keeps only its train rows). Clips start at their onset; longer ones "
+        "are cropped, shorter ones zero-padded; undecodable files are skipped and listed. "
+        "WGAN-GP by default (gradient penalty 10, 5 critic steps per generator step, Adam "
+        "1e-4, betas 0.5/0.9); --loss hinge|lsgan; the EMA generator is exported. Sample "
+        "grids (WAV + spectrogram PNG) go to RUN_DIR/samples/ every examples_every_n_steps.",
+        epilog=_flags.examples(
+            "torchmusic train gan --data drums/ --arch wavegan --conditional --out runs/drum-gan",
+            "torchmusic train gan --config configs/gan-wavegan-cpu.yaml --data drums/ --max-steps 2000",
+            "torchmusic train gan --data hits/manifest.csv --arch specgan --conditional --loss hinge --resume --out runs/sg",
+        ),
+    )
+    t.add_argument(
+        "--data", required=True, help="class-per-folder root or manifest with a label column"
+    )
+    t.add_argument(
+        "--conditional",
+        dest="conditional",
+        action="store_const",
+        const=True,
+        default=None,
+        help="class-conditional: generate a requested class (needs 2 or more classes)",
+    )
+    t.add_argument(
+        "--unconditional",
+        dest="conditional",
+        action="store_const",
+        const=False,
+        help="ignore the classes (the default unless --config says otherwise)",
+    )
+    _flags.add_training_options(
+        t,
+        arch_help="network to train: wavegan | specgan (default: --config's, else wavegan)",
+        config_example="configs/gan-wavegan-cpu.yaml",
+    )
+    t.set_defaults(handler="torchmusic.cli.gan_cmd:train", accepts_overrides=True)
+
+    p = sub.add_parser(
+        "synthesize",
+        help="generate new sounds (drum hits) with a GAN model file: WAV + PNG each",
+        description="Draw new sounds from a GAN model file (torchmusic train gan): -n sounds "
+        "of --label (a conditional model; without --label every class in turn), or a walk "
+        "from one class to another with --interpolate A B. Reproducible: the same --seed "
+        "gives the same sounds. Writes OUT/<label>-<seed>-<i>.wav (16-bit, the model's "
+        "rate) and a log-mel PNG beside each.",
+        epilog=_flags.examples(
+            "torchmusic synthesize --model runs/drum-gan/model.safetensors --label kick -n 8 --seed 0 -o out/",
+            "torchmusic synthesize -m runs/drum-gan/model.safetensors --interpolate kick snare --steps 8 -o interp/",
+            "torchmusic synthesize -m runs/sg/model.safetensors -n 4 --vocoder music-vocoder --no-png -o out/",
+        ),
+    )
+    p.add_argument("--model", "-m", required=True, help="GAN model file or shipped model name")
+    p.add_argument("--label", default=None, help="class of every sound (a conditional model)")
+    p.add_argument("-n", "--num", type=int, default=8, help="sounds to generate (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
+    p.add_argument(
+        "--interpolate",
+        nargs=2,
+        default=None,
+        metavar=("A", "B"),
+        help="walk from class A to class B with one latent (instead of --label/-n)",
+    )
+    p.add_argument("--steps", type=int, default=8, help="sounds of --interpolate (default 8)")
+    p.add_argument(
+        "--vocoder",
+        default=None,
+        help="SpecGAN: vocoder model file or shipped name (default: the file's, else Griffin-Lim)",
+    )
+    p.add_argument("--out", "-o", required=True, metavar="DIR", help="folder for WAVs and PNGs")
+    p.add_argument("--no-png", action="store_true", help="skip the spectrogram PNGs")
+    p.add_argument("--device", default="cpu", help=_flags.DEVICE_HELP)
+    p.set_defaults(handler="torchmusic.cli.gan_cmd:synthesize")
