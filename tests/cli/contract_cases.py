@@ -55,6 +55,11 @@ Q = "--no-progress"
 FEAT = f"--cache-dir {{tmp}}/cache --workers 1 {Q}"
 BAD_AUDIO = r"zero\.wav: .*empty"
 NEW = "{tmp}/new"  # an output path that must not exist after a refused command
+#: A GAN run of two steps at a tiny size (the plumbing is under test).
+GAN_TINY = (
+    "--model_config.dim 4 --model_config.length 1024 --model_config.n_layers 3 "
+    "--batch_size 2 --max_steps 2 --n_critic 1 --examples_every_n_steps 0"
+)
 
 CASES: list[Case] = [
     # -- features: a batch job --------------------------------------------------------
@@ -261,6 +266,37 @@ CASES: list[Case] = [
     C("only undecodable audio", "train vocoder",
       f"train vocoder --data {{zero}} --out {NEW} --cache_dir {{tmp}}/c", 1,
       r"no decodable audio.*zero\.wav", unchanged=(NEW,)),
+    # -- GANs ----------------------------------------------------------------------------
+    C("pickled model file (.pt)", "synthesize", f"synthesize -m {{pickle_pt}} --out {NEW}", 1,
+      r"model\.pt is a pickled", unchanged=(NEW,)),
+    C("truncated model file", "synthesize", f"synthesize -m {{truncated_model}} --out {NEW}", 1,
+      r"truncated\.safetensors is not a safetensors file or is truncated", unchanged=(NEW,)),
+    C("model file of the wrong kind", "synthesize", f"synthesize -m {{classifier}} --out {NEW}", 1,
+      r"is an audio classifier model file .*not a GAN model file", unchanged=(NEW,)),
+    C("model file of the wrong kind (vocoder)", "synthesize",
+      f"synthesize -m {{vocoder}} --out {NEW}", 1, r"is a vocoder model file", unchanged=(NEW,)),
+    C("unknown label", "synthesize", f"synthesize -m {{gan}} --label tom --out {NEW}", 1,
+      r"unknown label 'tom'; this model's labels are: kick, snare", unchanged=(NEW,)),
+    C("--label on an unconditional model", "synthesize",
+      f"synthesize -m {{gan_uncond}} --label kick --out {NEW}", 1,
+      r"unconditional GAN .*takes no --label", unchanged=(NEW,)),
+    C("existing file as --out", "synthesize", "synthesize -m {gan} --out {existing_file}", 1,
+      r"existing\.txt' is an existing file; expected a folder", unchanged=("{existing_file}",)),
+    C("model file of the wrong kind (GAN)", "vocode", f"vocode -m {{gan}} {{good}} --out {NEW} {Q}",
+      1, r"is a GAN model file", unchanged=(NEW,)),
+    C("one class, --conditional", "train gan",
+      f"train gan --data {{drums_one_class}} --conditional --out {NEW}", 1,
+      r"1 class\(es\) \['kick'\]; a conditional GAN needs at least 2 classes", unchanged=(NEW,)),
+    C("only undecodable audio", "train gan",
+      f"train gan --data {{drums_undecodable}} --conditional --out {NEW}", 1,
+      r"no decodable audio .*zero\.wav", unchanged=(NEW,)),
+    C("existing file as --out", "train gan",
+      "train gan --data {drums_corrupt} --conditional --out {existing_file}", 1,
+      r"existing\.txt' is an existing file", unchanged=("{existing_file}",)),
+    C("a corrupt file and a short clip in a class folder", "train gan",
+      f"train gan --data {{drums_corrupt}} --conditional --out {{tmp}}/run {Q} {GAN_TINY}", 0,
+      r"skipped .*zero\.wav: ", produced=("{tmp}/run/model.safetensors",),
+      stdout=r"clips_padded +1"),
     C("JSB .json with a token model", "train lm",
       f"train lm --data {{jsb}} --arch lstm --out {NEW}", 1,
       r"jsb\.json is a JSON file .* train it with --arch pianoroll", unchanged=(NEW,)),
@@ -360,9 +396,47 @@ def make_zoo(root: Path) -> dict[str, Path]:
     z["catalog"] = catalog
     z["vocoder"] = _tiny_vocoder(root / "vocoder.safetensors")
     z["denoiser"] = _tiny_denoiser(root / "denoiser.safetensors")
+    z["gan"] = _tiny_gan(root / "gan.safetensors", ["kick", "snare"])
+    z["gan_uncond"] = _tiny_gan(root / "gan-uncond.safetensors", [])
+    z.update(_drum_folders(root, z))
     z["manifest_missing_path"] = root / "nopath.csv"
     z["manifest_missing_path"].write_text("file,split\ngood.wav,train\n")
     return z
+
+
+def _tiny_gan(path: Path, labels: list[str]) -> Path:
+    """A tiny WaveGAN file (random weights: the plumbing is under test)."""
+    from torchmusic.models.gan import GanSpec, build_gan, save_gan
+
+    net, _ = build_gan("wavegan", dim=4, length=1024, n_layers=3, n_classes=len(labels))
+    save_gan(path, net.eval(), GanSpec("wavegan", {}, labels, 22050))
+    return path
+
+
+def _drum_folders(root: Path, z: dict[str, Path]) -> dict[str, Path]:
+    """Class-per-folder roots for ``train gan``: one class only; two classes whose files
+    are all undecodable; two classes with a corrupt file and a clip shorter than the model."""
+    import numpy as np
+    import soundfile as sf
+
+    def folder(name: str, files: dict[str, list[Path]]) -> Path:
+        for label, paths in files.items():
+            (root / name / label).mkdir(parents=True)
+            for p in paths:
+                shutil.copy(p, root / name / label / p.name)
+        return root / name
+
+    short = root / "short.wav"
+    sf.write(short, (0.5 * np.hanning(500)).astype(np.float32), 22050)
+    return {
+        "drums_one_class": folder("one_class", {"kick": [z["good"]]}),
+        "drums_undecodable": folder(
+            "undecodable", {"kick": [z["zero"]], "snare": [z["random_wav"]]}
+        ),
+        "drums_corrupt": folder(
+            "corrupt", {"kick": [z["good"], z["zero"]], "snare": [z["unicode"], short]}
+        ),
+    }
 
 
 def _tiny_denoiser(path: Path) -> Path:

@@ -34,9 +34,17 @@ TRAIN_TASKS = (
     "train recommend",
     "train vocoder",
     "train denoise",
+    "train gan",
 )
 #: Where --out is a run folder; elsewhere a folder (DIR) or a file (FILE).
-RUN_FOLDER_OUT = ("train classify", "train lm", "train embed", "train vocoder", "train denoise")
+RUN_FOLDER_OUT = (
+    "train classify",
+    "train lm",
+    "train embed",
+    "train vocoder",
+    "train denoise",
+    "train gan",
+)
 
 
 def _tree() -> dict[str, argparse.ArgumentParser]:
@@ -155,6 +163,11 @@ def _check_overrides(args: argparse.Namespace, extra: list[str]) -> None:
         from torchmusic.training.denoise.settings import DenoiseTrainConfig
 
         DenoiseTrainConfig.from_sources(config=config, model=args.arch, overrides=extra)
+        return
+    if args.train_task == "gan":
+        from torchmusic.training.gan.settings import GanTrainConfig
+
+        GanTrainConfig.from_sources(config=config, model=args.arch, overrides=extra)
         return
     if args.train_task == "classify":
         from torchmusic.training.classify.settings import TrainConfig as cls

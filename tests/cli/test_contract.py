@@ -42,7 +42,8 @@ def test_every_command_that_reads_input_is_covered():
         "features", "predict", "evaluate", "embed", "catalog add", "catalog info",
         "catalog remove", "catalog reindex", "similar", "train classify", "train lm",
         "train embed", "train recommend", "recommend", "generate", "interpolate",
-        "datasets build demo", "demo", "vocode", "train vocoder", "denoise",
+        "datasets build demo", "demo", "vocode", "train vocoder", "denoise", "synthesize",
+        "train gan",
     }  # fmt: skip
     assert expected <= commands
     assert len({c.id for c in CASES}) == len(CASES)
