@@ -153,3 +153,29 @@ def test_a_tiny_network_overfits_one_real_noisy_clean_pair(shared_data):
     before, after = si_sdr(clean, noisy), si_sdr(clean, est)
     assert abs(before) < 0.2  # 0 dB in
     assert after - before >= 6.0, (before, after)
+
+
+def test_init_from_starts_a_run_from_a_model_file_of_the_same_settings(fixture, tmp_path):
+    from torchmusic.models.denoise.denoiserfile import load_denoiser_file
+    from torchmusic.training.denoise.job import train_denoiser
+
+    first = train_denoiser(_cfg(fixture, tmp_path / "a", max_steps=2), progress=False)
+    # A near-zero learning rate: the second run's weights stay the first run's.
+    second = train_denoiser(
+        _cfg(fixture, tmp_path / "b", max_steps=1, lr=1e-12, init_from=str(first.model_file)),
+        progress=False,
+    )
+    a, _ = load_denoiser_file(first.model_file)
+    b, _ = load_denoiser_file(second.model_file)
+    fresh = train_denoiser(_cfg(fixture, tmp_path / "c", max_steps=1, lr=1e-12), progress=False)
+    c, _ = load_denoiser_file(fresh.model_file)
+    key = "mask_head.weight"
+    assert torch.allclose(a.state_dict()[key], b.state_dict()[key], atol=1e-8)
+    assert not torch.allclose(a.state_dict()[key], c.state_dict()[key], atol=1e-4)
+    other = dict(TINY, channels=[8, 24])
+    with pytest.raises(ParameterError, match=r"init_from=.*has network settings"):
+        train_denoiser(
+            _cfg(fixture, tmp_path / "d", model_config=other, init_from=str(first.model_file)),
+            progress=False,
+        )
+    assert not (tmp_path / "d").exists()  # refused before a run folder was made

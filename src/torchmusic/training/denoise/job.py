@@ -89,10 +89,13 @@ def train_denoiser(cfg: DenoiseTrainConfig, *, progress: bool = True) -> Denoise
     on_gpu = resolve_accelerator(cfg.accelerator) in ("gpu", "cuda")
     # Data first: a refused data set leaves no run folder behind.
     data = DenoiseData(cfg, on_gpu=on_gpu)
+    net = build_network(cfg)
+    if cfg.init_from and not cfg.resume:  # a resumed run has its own weights
+        _initialise(net, cfg.init_from)
     run = start_run(
         cfg, default_dir=Path("runs") / f"{first.stem or first.name}-{cfg.model}", progress=progress
     )
-    module = DenoiseModule(build_network(cfg), cfg, run_dir=run.path)
+    module = DenoiseModule(net, cfg, run_dir=run.path)
     train_loader, val_loader = data.train_loader(), data.val_loader()
     monitor = "val_si_sdr" if val_loader is not None else None
     trainer = build_trainer(cfg, run, monitor=monitor, mode="max", tensorboard=False)
@@ -123,6 +126,19 @@ def train_denoiser(cfg: DenoiseTrainConfig, *, progress: bool = True) -> Denoise
     return DenoiseTrainResult(
         model_file=run.model_file, run_dir=run.path, metrics=metrics, skipped=data.failed
     )
+
+
+def _initialise(net: Any, model: str) -> None:
+    """Copy the weights of the denoiser file ``model`` into ``net`` (same settings)."""
+    from torchmusic.models.denoise.denoiserfile import load_denoiser_file
+
+    source, _ = load_denoiser_file(model)
+    if source.config != net.config:
+        raise ParameterError(
+            f"init_from={model!r} has network settings {source.config}, but this run builds "
+            f"{net.config}; set model_config to the file's settings"
+        )
+    net.load_state_dict(source.state_dict())
 
 
 def _licences(cfg: DenoiseTrainConfig) -> dict[str, str]:

@@ -64,6 +64,10 @@ class DenoiseTrainConfig(RunRecipe):
     cache_dir : str or None
         Where decoded music is kept (``.npy``; default: ``decoded-audio`` in the
         feature cache).
+    init_from : str or None
+        A denoiser model file (or shipped name, e.g. ``music-denoiser``) whose weights
+        start the run: fine-tuning on your own music or noise, or a second phase with a
+        lower learning rate. Its network settings must equal ``model_config``'s.
     """
 
     clean: str | list[str] | None = None
@@ -89,6 +93,7 @@ class DenoiseTrainConfig(RunRecipe):
     audio_every_n_epochs: int = 5
     audio_examples: int = 3
     cache_dir: str | None = None
+    init_from: str | None = None
 
     PATH_FIELDS: ClassVar[tuple[str, ...]] = ("clean", "noise", "out_dir", "cache_dir")
     IDENTITY_KEYS: ClassVar[tuple[str, ...]] = (
