@@ -76,17 +76,25 @@ def load_noises(noise_root: Path, extra_unseen: list[Path], sr: int) -> dict[str
 def noise_stretch(
     source: np.ndarray | None, kind: str, n: int, sr: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """``n`` samples of a recording from a random offset (looped), or a fresh generator draw."""
+    """``n`` samples of a recording from a random offset (looped), or a fresh generator draw;
+    the first ``n - PROFILE_SECONDS * sr`` samples (the part mixed in) are never silent."""
     from torchmusic.data.noise import random_noise
 
+    n_mix = n - round(PROFILE_SECONDS * sr)  # the part mixed in; the rest is the profile
     if source is None:
         y = random_noise(kind, n, sr, rng=rng)
-        while not np.any(y):  # a click draw with no click: draw again
+        while not np.any(y[:n_mix]):  # a click draw with no click in the mix: draw again
             y = random_noise(kind, n, sr, rng=rng)
         return y
     reps = -(-(n + len(source)) // len(source))
-    start = int(rng.integers(0, len(source)))
-    return np.tile(source, reps)[start : start + n]
+    looped = np.tile(source, reps)
+    floor = 0.1 * np.sqrt(np.mean(source**2))
+    for _ in range(50):  # skip the near-silent gaps some ambient loops have
+        start = int(rng.integers(0, len(source)))
+        stretch = looped[start : start + n]
+        if np.sqrt(np.mean(stretch[:n_mix] ** 2)) >= floor:
+            break
+    return stretch
 
 
 def make_clips(
@@ -226,7 +234,7 @@ class DeepFilterNet:
             raise RuntimeError("df_create failed")
         try:
             hop = int(self.lib.df_get_frame_length(state))
-            pad = (-len(x)) % hop + 4 * hop  # room for the runtime's delay
+            pad = (-len(x)) % hop + 8 * hop  # room for the runtime's delay (3 hops measured)
             x = np.ascontiguousarray(np.concatenate([x, np.zeros(pad, np.float32)]), np.float32)
             out = np.zeros_like(x)
             ptr = ctypes.POINTER(ctypes.c_float)
@@ -240,6 +248,19 @@ class DeepFilterNet:
         finally:
             self.lib.df_free(state)
 
+    def _measure_delay(self, music: np.ndarray, max_lag: int = 3000) -> int:
+        """The lag (48 kHz samples) at which the output of clean music best matches it,
+        by normalised correlation (the runtime attenuates music, so raw correlation misleads)."""
+        out = self._run48(music.astype(np.float32))
+        n = len(music) - max_lag
+        ref = music[:n]
+
+        def match(lag: int) -> float:
+            seg = out[lag : lag + n]
+            return abs(float(np.dot(ref, seg))) / (float(np.linalg.norm(seg)) + 1e-12)
+
+        return max(range(max_lag), key=match)
+
     def __call__(self, clip: dict[str, Any]) -> np.ndarray:
         import soxr
 
@@ -247,13 +268,7 @@ class DeepFilterNet:
         up = soxr.resample(x, self.sr, self.RATE).astype(np.float32)
         y = self._run48(up)
         if self.delay is None:
-            ref = soxr.resample(clip["clean"], self.sr, self.RATE)
-            lags = np.arange(0, 4 * 480 + 1)
-            corr = [
-                float(np.dot(ref[: len(ref) - 4 * 480], y[lag : lag + len(ref) - 4 * 480]))
-                for lag in lags
-            ]
-            self.delay = int(lags[int(np.argmax(corr))])
+            self.delay = self._measure_delay(soxr.resample(clip["clean"], self.sr, self.RATE))
             print(f"DeepFilterNet3: output delay {self.delay} samples at 48 kHz")
         y = y[self.delay : self.delay + len(up)]
         return soxr.resample(y, self.RATE, self.sr)[: len(x)].astype(np.float32)

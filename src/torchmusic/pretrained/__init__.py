@@ -15,6 +15,7 @@ PRETRAINED: dict[str, str] = {
     "drums": "drums.safetensors",
     "folk": "folk.safetensors",
     "music-vocoder": "music-vocoder.safetensors",
+    "music-denoiser": "music-denoiser.safetensors",
 }
 
 #: One line per shipped model, for help texts and error messages.
@@ -25,6 +26,8 @@ DESCRIPTIONS: dict[str, str] = {
     "metre and key, trained on O'Neill's, Ryan's and Aird's collections",
     "music-vocoder": "Vocos-style vocoder (torchmusic's default log-mel -> 22,050 Hz audio) "
     "trained on recorded game music from Debian's wesnoth and warzone2100 packages",
+    "music-denoiser": "STFT U-Net music denoiser (22,050 Hz; hiss, hum, clicks, crackle, "
+    "room and machine noise) trained on the same game music mixed with real and generated noise",
 }
 
 #: How to train each shipped model yourself (for the missing-file message).
@@ -33,6 +36,8 @@ TRAIN_COMMANDS: dict[str, str] = {
     "folk": "torchmusic train lm --config configs/folk.yaml --data FOLK_CORPUS",
     "music-vocoder": "torchmusic train vocoder --config configs/vocoder-vocos-cpu.yaml "
     "--data SOUNDTRACKS/manifest.csv",
+    "music-denoiser": "torchmusic train denoise --config configs/denoise-cpu.yaml "
+    "--clean SOUNDTRACKS/manifest.csv --noise ../shared/data/noise",
 }
 
 
