@@ -10,16 +10,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from run_helpers import kill_after_step_checkpoint, last_checkpoint
 
 from torchmusic.errors import DataError, ParameterError
 
@@ -66,10 +63,6 @@ def _cfg(data, out, **kw):
     return GanTrainConfig(**base)
 
 
-def _ckpt(run: Path) -> dict:
-    return torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-
-
 def _adam_steps(ckpt: dict, index: int) -> int:
     return max(int(s["step"]) for s in ckpt["optimizer_states"][index]["state"].values())
 
@@ -88,7 +81,7 @@ def test_a_tiny_conditional_wavegan_trains_with_both_optimisers(kit, tmp_path):
     assert data["clips_per_class"] == {"hihat": 3, "kick": 3, "snare": 3}
     assert [Path(s["path"]).name for s in data["skipped"]] == ["broken.wav"]
     # Both optimisers stepped: the critic every batch, the generator every n_critic-th.
-    ckpt = _ckpt(result.run_dir)
+    ckpt = last_checkpoint(result.run_dir)
     assert len(ckpt["optimizer_states"]) == 2
     assert _adam_steps(ckpt, 0) == 4 and _adam_steps(ckpt, 1) == 2
     assert any(k.startswith("ema.module.") for k in ckpt["state_dict"])
@@ -219,26 +212,7 @@ def test_a_killed_run_resumes_from_its_saved_step(kit, tmp_path):
         "--max_steps", "100000", "--checkpoint_every_n_steps", "3",
         "--examples_every_n_steps", "0", "--threads", "1",
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    last = run / "checkpoints" / "last.ckpt"
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and proc.poll() is None:
-            if last.is_file():
-                try:
-                    if _ckpt(run)["global_step"] >= 3:
-                        break
-                except Exception:  # being written
-                    pass
-            time.sleep(0.2)
-        assert proc.poll() is None, proc.stderr.read()[-2000:]
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    saved = _ckpt(run)
+    saved = kill_after_step_checkpoint(cmd, run, step=3)
     saved_step = saved["global_step"]
     assert saved_step >= 3 and len(saved["optimizer_states"]) == 2
     assert not (run / "model.safetensors").exists()
@@ -247,7 +221,7 @@ def test_a_killed_run_resumes_from_its_saved_step(kit, tmp_path):
 
     code = main([*cmd[3:], "--resume", "--max_steps", str(saved_step + 2)])
     assert code == 0
-    final = _ckpt(run)
+    final = last_checkpoint(run)
     assert final["global_step"] == saved_step + 2
     # The critic's optimiser went on from its saved step count.
     assert _adam_steps(final, 0) == _adam_steps(saved, 0) + 2

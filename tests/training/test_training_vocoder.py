@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from run_helpers import kill_after_step_checkpoint, last_checkpoint
 
 from torchmusic.errors import DataError, ParameterError
 
@@ -117,10 +114,6 @@ def test_bad_settings_and_data_are_refused_before_a_run_folder_exists(music, tmp
     assert not (tmp_path / "c").exists()
 
 
-def _ckpt(run: Path) -> dict:
-    return torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-
-
 def test_a_killed_two_optimiser_run_resumes_from_its_saved_step(music, tmp_path):
     """SIGKILL mid-run after a step checkpoint; --resume continues from that step with
     both optimisers' states (generator and discriminators)."""
@@ -134,26 +127,7 @@ def test_a_killed_two_optimiser_run_resumes_from_its_saved_step(music, tmp_path)
         "--checkpoint_every_n_steps", "3", "--val_segment_seconds", "0.5",
         "--audio_every_n_epochs", "0", "--cache_dir", str(tmp_path / "cache"),
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    last = run / "checkpoints" / "last.ckpt"
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and proc.poll() is None:
-            if last.is_file():
-                try:
-                    if _ckpt(run)["global_step"] >= 3:
-                        break
-                except Exception:  # being written
-                    pass
-            time.sleep(0.2)
-        assert proc.poll() is None, proc.stderr.read()[-2000:]
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    saved = _ckpt(run)
+    saved = kill_after_step_checkpoint(cmd, run, step=3)
     saved_step = saved["global_step"]
     assert saved_step >= 3 and len(saved["optimizer_states"]) == 2
     assert any(k.startswith("nets.mpd.") for k in saved["state_dict"])
@@ -163,7 +137,7 @@ def test_a_killed_two_optimiser_run_resumes_from_its_saved_step(music, tmp_path)
 
     code = main([*cmd[3:], "--resume", "--max_steps", str(saved_step + 2)])
     assert code == 0
-    final = _ckpt(run)
+    final = last_checkpoint(run)
     assert final["global_step"] == saved_step + 2
 
     # The discriminators' optimiser continued: its step counter went on from the saved one.
