@@ -260,3 +260,22 @@ def test_full_training_split() -> None:
     assert split.train_kits == ("big", "tiny") and split.test_kits == ()
     with pytest.raises(ParameterError, match="n_valid_kits"):
         full_training_split(samples, n_valid_kits=3)
+
+
+def test_cli_build_drums(kits: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+
+    from torchmusic.cli.main import main
+
+    out = tmp_path / "ds"
+    assert main(["datasets", "build", "drums", "--out", str(out), "--kits", str(kits)]) == 0
+    assert "from 3 kits" in capsys.readouterr().out
+    for i in range(3):
+        rows = list(csv.DictReader((out / "drums" / f"drums_fold{i}.csv").open()))
+        test_kits = {r["kit"] for r in rows if r["split"] == "test"}
+        train_kits = {r["kit"] for r in rows if r["split"] == "train"}
+        assert len(test_kits) == 1 and not test_kits & train_kits
+        assert all((out / "drums" / r["path"]).is_file() for r in rows)
+    argv = ["datasets", "build", "drums", "--out", str(out), "--kits", str(kits), "--folds", "1"]
+    assert main(argv) != 0
+    assert "--folds 1: need at least 2" in capsys.readouterr().err

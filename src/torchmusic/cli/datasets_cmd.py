@@ -34,3 +34,21 @@ def build_soundtracks(args: argparse.Namespace) -> int:
         print(f"{name}: {len(items)} tracks, {total / 60:.1f} min")
     print(f"written: {manifest} and {licences}")
     return 0
+
+
+def build_drums(args: argparse.Namespace) -> int:
+    """The drum-hit manifest and its kit-disjoint fold manifests (docs/drums-dataset.md)."""
+    from torchmusic.data import drums as dr
+    from torchmusic.errors import ParameterError
+
+    if args.folds < 2:
+        raise ParameterError(f"--folds {args.folds}: need at least 2 kit-disjoint folds")
+    root = args.kits or dr.DEFAULT_ROOT
+    samples = dr.hydrogen_drum_samples(root)
+    manifest = dr.write_drums_manifest(f"{args.out}/drums", root=root, samples=samples)
+    kits = len({s.kit for s in samples})
+    print(f"{len(samples)} samples from {kits} kits: {manifest}")
+    for fold in dr.kit_disjoint_splits(samples, n_splits=args.folds, seed=args.seed):
+        path = dr.write_split_manifest(manifest, fold, balance_train=True)
+        print(f"fold {fold.index}: test kits {', '.join(fold.test_kits)} -> {path}")
+    return 0

@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     datasets_examples = _flags.examples(
         "torchmusic datasets build demo --out demo_corpus",
         "torchmusic datasets build folk --out folk --collections essen,oneills",
+        "torchmusic datasets build drums --out drums",
     )
     p = sub.add_parser(
         "datasets",
@@ -150,6 +151,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--test", type=float, default=0.1, help="test fraction")
     s.add_argument("--seed", type=int, default=0, help="seed of the split")
     s.set_defaults(handler="torchmusic.cli.datasets_cmd:build_soundtracks")
+    k = bsub.add_parser(
+        "drums",
+        help="drum hits: Debian's hydrogen-drumkits, 8 classes, kit-disjoint folds",
+        description="Write DIR/drums/drums.csv (the first second of every mapped sample as "
+        "WAV, columns path,label,kit,instrument,license) and one manifest per kit-disjoint "
+        "fold, DIR/drums/drums_fold<i>.csv, with a split column (training rows balanced "
+        "by repetition). Needs: apt-get install hydrogen-drumkits",
+        epilog=_flags.examples(
+            "torchmusic datasets build drums --out drums",
+            "torchmusic datasets build drums --out drums --folds 5",
+            "torchmusic datasets build drums --out drums --kits /usr/share/hydrogen/data/drumkits",
+        ),
+    )
+    k.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder")
+    k.add_argument("--kits", default=None, metavar="DIR",
+                   help="Hydrogen kit folder (default /usr/share/hydrogen/data/drumkits)")
+    k.add_argument("--folds", type=int, default=3, help="kit-disjoint folds (default 3)")
+    k.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
+    k.set_defaults(handler="torchmusic.cli.datasets_cmd:build_drums")
 
     p = sub.add_parser(
         "train",
