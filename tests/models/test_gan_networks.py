@@ -237,6 +237,8 @@ def test_labels_are_checked() -> None:
         (SpecGANConfig, {"db_range": (40.0, -60.0)}, r"db_range=\(40.0, -60.0\)"),
         (SpecGANConfig, {"db_range": "loud"}, "db_range='loud'"),
         (SpecGANConfig, {"hop_length": 0}, "hop_length=0"),
+        (WaveGANConfig, {"generator_norm": "layer"}, "generator_norm='layer'.*'batch'"),
+        (SpecGANConfig, {"discriminator_norm": "batch"}, "discriminator_norm='batch'.*'spectral'"),
     ],
 )
 def test_bad_configs_name_the_value(cls: type, settings: dict, message: str) -> None:
@@ -262,3 +264,31 @@ def test_db_mapping_round_trips_and_clips() -> None:
     assert from_db(torch.tensor([-100.0, 90.0])).tolist() == [-1.0, 1.0]  # clipped
     # A config's own window.
     assert to_db(torch.tensor([-1.0, 1.0]), db_range=(-80.0, 0.0)).tolist() == [-80.0, 0.0]
+
+
+# -- normalisation options ------------------------------------------------------------------
+@pytest.mark.parametrize("arch", ["wavegan", "specgan"])
+def test_batch_norm_generator_and_spectral_norm_discriminator(arch: str) -> None:
+    small = wavegan(1024, 3, N_CLASSES) if arch == "wavegan" else specgan(32, 16, N_CLASSES)
+    cfg = dataclasses.replace(small, generator_norm="batch", discriminator_norm="spectral")
+    g, d = build_gan(arch, **dataclasses.asdict(cfg))
+    plain_g, plain_d = build_gan(arch, **dataclasses.asdict(small))
+    bn_type = torch.nn.BatchNorm1d if arch == "wavegan" else torch.nn.BatchNorm2d
+    # one batch norm after the dense layer and after each hidden transposed conv
+    assert sum(isinstance(m, bn_type) for m in g.modules()) == cfg.n_layers
+    assert not any(isinstance(m, bn_type) for m in plain_g.modules())
+    normalised = [n for n, _ in d.named_modules() if n.endswith("parametrizations.weight")]
+    assert len(normalised) == cfg.n_layers + 1  # every conv and the linear head
+    assert not [n for n, _ in plain_d.named_modules() if "parametrizations" in n]
+    y = labels_for(N_CLASSES, 4)
+    x = g(latent(4), y)
+    assert x.shape == plain_g(latent(4), y).shape
+    # spectral norm bounds each layer's operator norm by ~1 after a few power iterations
+    for _ in range(20):
+        d(x.detach(), y)
+    conv = d.downsample[0]
+    w = conv.weight.flatten(1)
+    assert float(torch.linalg.matrix_norm(w, ord=2)) == pytest.approx(1.0, rel=0.05)
+    # a batch of one generates in eval mode (running statistics), not in training mode
+    g.eval()
+    assert torch.isfinite(g(latent(1), labels_for(N_CLASSES, 1))).all()

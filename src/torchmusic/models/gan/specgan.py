@@ -97,6 +97,12 @@ class SpecGANConfig:
         0: unconditional; else labels ``0 .. n_classes - 1`` condition both networks.
     leaky_relu_slope : float
         Of the discriminator (the paper: 0.2).
+    generator_norm : {"none", "batch"}
+        Batch norm after the dense layer and every hidden transposed conv ("batch",
+        as DCGAN) or none (the paper).
+    discriminator_norm : {"none", "spectral"}
+        Spectral normalisation of every conv and the linear head ("spectral", for the
+        hinge loss without a gradient penalty) or none (the paper, WGAN-GP).
     sample_rate, hop_length : int
         Of the log-mel the images are (the network does not use them; a model file must
         record them to vocode its output); the other feature settings are
@@ -120,6 +126,8 @@ class SpecGANConfig:
     stride: int = 2
     n_classes: int = 0
     leaky_relu_slope: float = 0.2
+    generator_norm: str = "none"
+    discriminator_norm: str = "none"
     sample_rate: int = 22050
     hop_length: int = 512
     db_range: tuple[float, float] = DB_RANGE

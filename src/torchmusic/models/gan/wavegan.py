@@ -56,6 +56,12 @@ class WaveGANConfig:
         Maximum shift of the discriminator's phase shuffle (the paper: 2; 0 turns it off).
     leaky_relu_slope : float
         Of the discriminator (the paper: 0.2).
+    generator_norm : {"none", "batch"}
+        Batch norm after the dense layer and every hidden transposed conv ("batch",
+        as DCGAN) or none (the paper).
+    discriminator_norm : {"none", "spectral"}
+        Spectral normalisation of every conv and the linear head ("spectral", for the
+        hinge loss without a gradient penalty) or none (the paper, WGAN-GP).
     sample_rate : int
         Hz of the audio; the network does not use it, but a model file must record it.
 
@@ -77,6 +83,8 @@ class WaveGANConfig:
     stride: int = 4
     n_classes: int = 0
     phase_shuffle: int = 2
+    generator_norm: str = "none"
+    discriminator_norm: str = "none"
     leaky_relu_slope: float = 0.2
     sample_rate: int = 22050
 
