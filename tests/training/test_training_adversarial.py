@@ -328,6 +328,29 @@ def test_mixed_precision_steps_and_clips_true_gradients(tmp_path, precision):
 
 
 # -- (e) EMA -------------------------------------------------------------------------------
+def test_ema_decay_warms_up_and_its_count_round_trips() -> None:
+    from torchmusic.training.adversarial import EMA
+
+    net = torch.nn.Linear(2, 1)
+    ema = EMA(net, 0.999)
+    assert ema.current_decay() == pytest.approx(0.1)  # (1 + 0) / (10 + 0)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    ema.update(net)
+    # the first update moves the average 90 % of the way, not 0.1 %
+    assert torch.allclose(ema.module.weight, torch.full((1, 2), 0.9), atol=0.08)
+    for _ in range(9000):  # (1 + n) / (10 + n) passes 0.999 at n = 8991
+        ema.update(net)
+    assert ema.current_decay() == 0.999 and int(ema.updates) == 9001
+    fresh = EMA(torch.nn.Linear(2, 1), 0.999)
+    fresh.load_state_dict(ema.state_dict())
+    assert int(fresh.updates) == 9001
+    # a state dict without the count (written before the warm-up existed) loads as past it
+    old = {k: v for k, v in ema.state_dict().items() if k != "updates"}
+    fresh.load_state_dict(old)
+    assert fresh.current_decay() == 0.999
+
+
 def test_ema_is_what_validation_and_export_use(tmp_path):
     cfg = toy_recipe(tmp_path / "run", max_steps=8, ema_decay=0.9)
     module, trainer, run = train(cfg, monitor="val_gap")

@@ -125,6 +125,12 @@ class EMA(nn.Module):
     ``self.module``, a frozen copy registered as a submodule, so it is part of
     the LightningModule's ``state_dict``: saved in every checkpoint, restored on
     resume and by ``evaluate_best``.
+
+    The decay warms up as TensorFlow's ``ExponentialMovingAverage(num_updates=)``
+    does: update ``n`` uses ``min(decay, (1 + n) / (10 + n))``. Without it, a
+    0.999 average still holds a third of the random initial weights after 1,000
+    updates, which is all a short CPU run makes. The update count is a buffer,
+    saved and restored with the average.
     """
 
     def __init__(self, net: nn.Module, decay: float) -> None:
@@ -133,13 +139,26 @@ class EMA(nn.Module):
             raise ParameterError(f"ema_decay={decay!r} must be in (0, 1)")
         self.decay = decay
         self.module = copy.deepcopy(net).requires_grad_(False)
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+
+    def current_decay(self) -> float:
+        """The decay the next :meth:`update` uses (warm-up, then ``decay``)."""
+        n = int(self.updates)
+        return min(self.decay, (1 + n) / (10 + n))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # Checkpoints written before the warm-up have no count: they are past it.
+        state_dict.setdefault(prefix + "updates", torch.tensor(10**9, dtype=torch.long))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
     def update(self, net: nn.Module) -> None:
         """Move the average towards ``net``'s current weights."""
+        decay = self.current_decay()
+        self.updates += 1
         for avg, new in zip(self.module.parameters(), net.parameters(), strict=True):
             if avg.dtype.is_floating_point:
-                avg.lerp_(new.detach(), 1.0 - self.decay)
+                avg.lerp_(new.detach(), 1.0 - decay)
             else:
                 avg.copy_(new)
         for avg, new in zip(self.module.buffers(), net.buffers(), strict=True):
