@@ -116,8 +116,9 @@ def test_other_losses_and_specgan_train(kit, tmp_path, arch, loss, conditional):
     model_config = (
         dict(TINY)
         if arch == "wavegan"
-        else {"dim": 4, "n_mels": 32, "n_frames": 8, "n_layers": 3, "latent_dim": 16}
-    )
+        else {"dim": 4, "n_mels": 32, "n_frames": 8, "n_layers": 3, "latent_dim": 16,
+              "generator_norm": "batch", "discriminator_norm": "spectral"}
+    )  # fmt: skip
     cfg = _cfg(
         kit,
         tmp_path / "run",
@@ -160,6 +161,8 @@ def test_bad_data_and_settings_are_refused_before_a_run_folder_exists(kit, tmp_p
         train_gan(_cfg(bad, tmp_path / "c"), progress=False)
     with pytest.raises(ParameterError, match="loss='wgan'"):
         _cfg(kit, tmp_path / "d", loss="wgan").validate()
+    with pytest.raises(ParameterError, match="vocoder='music-vocoder': only a specgan"):
+        _cfg(kit, tmp_path / "d", vocoder="music-vocoder").validate()
     with pytest.raises(ParameterError, match=r"model_config\.n_classes is set by the run"):
         _cfg(kit, tmp_path / "d", model_config={"n_classes": 3}).validate()
     with pytest.raises(ParameterError, match="length=4000 is not a multiple"):

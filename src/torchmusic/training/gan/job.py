@@ -119,7 +119,7 @@ def train_gan(cfg: GanTrainConfig, *, progress: bool = True) -> GanTrainResult:
             labels=list(data.classes),
             sample_rate=cfg.sample_rate,
             feature=module.feature.to_dict(),
-            vocoder=None,
+            vocoder=cfg.vocoder,
             metrics=plain_metrics(m),
             extra={
                 "train_config": cfg.to_dict(),

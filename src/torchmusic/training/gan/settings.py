@@ -65,6 +65,10 @@ class GanTrainConfig(RunRecipe):
         steps, and at the end (0: never).
     examples_per_class : int
         Sounds per class in a grid (unconditional: this many x 4).
+    vocoder : str or None
+        SpecGAN only: the vocoder (a shipped name such as ``music-vocoder`` or a model
+        file) the model file names for turning its log-mels into audio; null:
+        Griffin-Lim. Training does not use it.
     """
 
     data: str | None = None
@@ -89,6 +93,7 @@ class GanTrainConfig(RunRecipe):
     ema_decay: float = 0.999
     examples_every_n_steps: int = 500
     examples_per_class: int = 2
+    vocoder: str | None = None
     num_workers: int | None = None
     test_after_fit: bool = False
     log_every_n_steps: int = 10
@@ -138,6 +143,11 @@ class GanTrainConfig(RunRecipe):
             raise ParameterError(
                 f"onset_db={self.onset_db!r} must be < 0 and pre_onset_ms="
                 f"{self.pre_onset_ms!r} >= 0"
+            )
+        if self.vocoder is not None and self.model != "specgan":
+            raise ParameterError(
+                f"vocoder={self.vocoder!r}: only a specgan model needs a vocoder; a "
+                f"{self.model} makes audio itself"
             )
         for key in ("n_classes", "sample_rate"):
             if key in self.model_config:
