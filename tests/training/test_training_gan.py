@@ -130,9 +130,13 @@ def test_other_losses_and_specgan_train(kit, tmp_path, arch, loss, conditional):
         n_critic=1,
         examples_every_n_steps=0,
         ema_decay=0.0,
+        mode_seeking=1.0 if conditional else 0.0,
     )
     result = train_gan(cfg, progress=False)
     assert result.metrics["global_step"] == 2 and result.metrics["generator_steps"] == 2
+    logged = (result.run_dir / "csv").rglob("metrics.csv")
+    header = next(logged).read_text().splitlines()[0].split(",")
+    assert ("train_mode_seeking" in header) == conditional
     assert not (result.run_dir / "samples").exists()
     gan = load_gan(result.model_file)
     assert gan.conditional == conditional and not gan.spec.extra["ema"]
@@ -161,6 +165,8 @@ def test_bad_data_and_settings_are_refused_before_a_run_folder_exists(kit, tmp_p
         train_gan(_cfg(bad, tmp_path / "c"), progress=False)
     with pytest.raises(ParameterError, match="loss='wgan'"):
         _cfg(kit, tmp_path / "d", loss="wgan").validate()
+    with pytest.raises(ParameterError, match="mode_seeking=-1"):
+        _cfg(kit, tmp_path / "d", mode_seeking=-1.0).validate()
     with pytest.raises(ParameterError, match="vocoder='music-vocoder': only a specgan"):
         _cfg(kit, tmp_path / "d", vocoder="music-vocoder").validate()
     with pytest.raises(ParameterError, match=r"model_config\.n_classes is set by the run"):

@@ -143,7 +143,24 @@ class GanModule(AdversarialModule):
         )
         if self.due("generator"):
             g_loss = self.g_loss_fn(critic(fake, labels).float())
+            if self.cfg.mode_seeking > 0:
+                g_loss = g_loss + self.cfg.mode_seeking * self.mode_seeking_loss(z, fake, labels)
             self.step_optimiser("generator", g_loss)
+
+    def mode_seeking_loss(
+        self, z: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
+    ) -> torch.Tensor:
+        """MSGAN's term: ``1 / (mean|G(z, y) - G(z2, y)| / mean|z - z2| + 1e-5)``.
+
+        A second batch with fresh latents and the *same* labels, so each pair
+        differs only in its latent. Logs the ratio as ``train_mode_seeking``
+        (higher: the latent changes the sound more).
+        """
+        z2 = self.sample_latents(z.shape[0], z.device)
+        fake2 = self.nets.generator(z2, labels)
+        ratio = (fake - fake2).abs().float().mean() / (z - z2).abs().float().mean()
+        self.log("train_mode_seeking", ratio.detach(), on_step=True, on_epoch=False)
+        return 1.0 / (ratio + 1e-5)
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         every = self.cfg.examples_every_n_steps

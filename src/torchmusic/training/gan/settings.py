@@ -53,6 +53,11 @@ class GanTrainConfig(RunRecipe):
         WGAN-GP's lambda (used with ``loss: wgan-gp``).
     n_critic : int
         Discriminator steps per generator step.
+    mode_seeking : float
+        Weight of the mode-seeking term of MSGAN (Mao et al., 2019): the generator
+        is penalised by ``1 / (mean|G(z1, y) - G(z2, y)| / mean|z1 - z2|)``, so two
+        latents of one class must give different sounds. A conditional generator
+        otherwise tends to ignore its latent (one sound per class); 0: off.
     lr, d_lr : float
         Adam learning rates of the generator and the discriminator (``d_lr`` null:
         ``lr``).
@@ -84,6 +89,7 @@ class GanTrainConfig(RunRecipe):
     loss: str = "wgan-gp"
     gp_weight: float = 10.0
     n_critic: int = 5
+    mode_seeking: float = 0.0
     batch_size: int = 64
     max_epochs: int = 100_000
     lr: float = 1e-4
@@ -129,6 +135,8 @@ class GanTrainConfig(RunRecipe):
             raise ParameterError(
                 f"examples_every_n_steps={self.examples_every_n_steps!r} must be >= 0"
             )
+        if not self.mode_seeking >= 0:
+            raise ParameterError(f"mode_seeking={self.mode_seeking!r} must be >= 0")
         if not self.gp_weight >= 0:
             raise ParameterError(f"gp_weight={self.gp_weight!r} must be >= 0")
         if self.d_lr is not None and not self.d_lr > 0:
