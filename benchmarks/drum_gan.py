@@ -71,7 +71,9 @@ def read_manifest(path: Path) -> tuple[list[tuple[str, str]], list[tuple[str, st
     return sorted(train.items()), sorted(held.items())
 
 
-def load_clips(items: list[tuple[str, str]], *, length: int, sr: int) -> tuple[torch.Tensor, list[str]]:
+def load_clips(
+    items: list[tuple[str, str]], *, length: int, sr: int
+) -> tuple[torch.Tensor, list[str]]:
     """Clips cut and scaled as GAN training does (``fit_clip``); unusable files skipped."""
     from torchmusic import audio
     from torchmusic.training.gan.data import fit_clip
@@ -240,7 +242,14 @@ def score_set(
     return row
 
 
-def model_sets(spec: str, *, n: int, seeds: list[int], vocoder: str | None = None):
+def model_sets(
+    spec: str,
+    *,
+    n: int,
+    seeds: list[int],
+    vocoder: str | None = None,
+    truncation: str | None = None,
+):
     """Yield ``(name, clips, labels, sr, info, seed)`` for ``--model NAME[=FILE]`` per seed.
 
     ``vocoder``: a SpecGAN's log-mels go through it instead of the file's choice
@@ -249,26 +258,34 @@ def model_sets(spec: str, *, n: int, seeds: list[int], vocoder: str | None = Non
     from torchmusic.serve.synthesize import load_gan, synthesize
 
     name, _, path = spec.partition("=")
-    gan = load_gan(path or name)
+    source = path or name
+    gan = load_gan(source)
     if gan.architecture == "specgan" and vocoder is not None:
         if vocoder == "griffin-lim":
             gan.vocoder = None
         else:
-            gan = load_gan(path or name, vocoder=vocoder)
+            gan = load_gan(source, vocoder=vocoder)
         name = f"{name} ({vocoder})"
     elif gan.architecture == "specgan":
         name = f"{name} ({gan.vocoder or 'griffin-lim'})"
-    info = {"file": str(path or name), "architecture": gan.architecture, **gan.spec.metrics}
+    from torchmusic.serve.synthesize import default_truncation
+
+    limit = default_truncation(gan, truncation)
+    name = f"{name}, truncation {limit}" if limit is not None else name
+    info = {"file": str(source), "architecture": gan.architecture, **gan.spec.metrics}
     info["parameters"] = sum(p.numel() for p in gan.net.parameters())
     for seed in seeds:
         if gan.conditional:
             clips, labels = [], []
             for label in gan.labels:
-                clips.append(synthesize(gan, label=label, n=n, seed=seed))
+                clips.append(
+                    synthesize(gan, label=label, n=n, seed=seed, truncation=limit or "none")
+                )
                 labels += [label] * n
             yield name, torch.cat(clips), labels, gan.sample_rate, info, seed
         else:
-            yield name, synthesize(gan, n=n * 8, seed=seed), None, gan.sample_rate, info, seed
+            audio = synthesize(gan, n=n * 8, seed=seed, truncation=limit or "none")
+            yield name, audio, None, gan.sample_rate, info, seed
 
 
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -288,13 +305,29 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--manifest", type=Path, required=True,
-                        help="drums manifest with a split column (drums_fold0.csv)")
-    parser.add_argument("--model", action="append", default=[],
-                        help="NAME or NAME=FILE of a GAN model (repeatable)")
-    parser.add_argument("--vocoder", action="append", default=None,
-                        help="SpecGAN models: score once per vocoder ('griffin-lim', a shipped "
-                        "name or file; repeatable; default: the file's choice)")
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        required=True,
+        help="drums manifest with a split column (drums_fold0.csv)",
+    )
+    parser.add_argument(
+        "--model", action="append", default=[], help="NAME or NAME=FILE of a GAN model (repeatable)"
+    )
+    parser.add_argument(
+        "--vocoder",
+        action="append",
+        default=None,
+        help="SpecGAN models: score once per vocoder ('griffin-lim', a shipped "
+        "name or file; repeatable; default: the file's choice)",
+    )
+    parser.add_argument(
+        "--truncation",
+        action="append",
+        default=None,
+        help="score each model once per latent truncation ('none' or T; "
+        "repeatable; default: the file's choice)",
+    )
     parser.add_argument("--classifier", default="drums")
     parser.add_argument("--n-per-class", type=int, default=32)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -329,11 +362,12 @@ def main() -> None:
         bursts, labels = noise_bursts(train, train_labels, classes, n=args.n_per_class,
                                       sr=args.sr, seed=seed)  # fmt: skip
         rows.append(score_set("noise bursts (baseline)", bursts, labels, sr=args.sr, **common))
-    jobs = [(spec, v) for spec in args.model for v in (args.vocoder or [None])]
-    for spec, vocoder in jobs:
+    jobs = [(spec, v, t) for spec in args.model for v in (args.vocoder or [None])
+            for t in (args.truncation or [None])]  # fmt: skip
+    for spec, vocoder, truncation in jobs:
         done = set(models)
         for name, clips, labels, sr, info, seed in model_sets(
-            spec, n=args.n_per_class, seeds=args.seeds, vocoder=vocoder
+            spec, n=args.n_per_class, seeds=args.seeds, vocoder=vocoder, truncation=truncation
         ):
             if name in done:
                 break  # a WaveGAN is scored once, whatever the --vocoder list

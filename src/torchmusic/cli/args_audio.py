@@ -198,12 +198,17 @@ def _register_gan(sub: argparse._SubParsersAction, train: argparse._SubParsersAc
         "gives the same sounds. Writes OUT/<label>-<seed>-<i>.wav (16-bit, the model's "
         "rate) and a log-mel PNG beside each.",
         epilog=_flags.examples(
-            "torchmusic synthesize --model runs/drum-gan/model.safetensors --label kick -n 8 --seed 0 -o out/",
+            "torchmusic synthesize --label kick -n 8 --seed 0 -o out/",
             "torchmusic synthesize -m runs/drum-gan/model.safetensors --interpolate kick snare --steps 8 -o interp/",
             "torchmusic synthesize -m runs/sg/model.safetensors -n 4 --vocoder music-vocoder --no-png -o out/",
         ),
     )
-    p.add_argument("--model", "-m", required=True, help="GAN model file or shipped model name")
+    p.add_argument(
+        "--model",
+        "-m",
+        default="drum-gan",
+        help="GAN model file or shipped model name (default: drum-gan, 8 drum classes)",
+    )
     p.add_argument("--label", default=None, help="class of every sound (a conditional model)")
     p.add_argument("-n", "--num", type=int, default=8, help="sounds to generate (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
@@ -215,6 +220,13 @@ def _register_gan(sub: argparse._SubParsersAction, train: argparse._SubParsersAc
         help="walk from class A to class B with one latent (instead of --label/-n)",
     )
     p.add_argument("--steps", type=int, default=8, help="sounds of --interpolate (default 8)")
+    p.add_argument(
+        "--truncation",
+        default=None,
+        metavar="T",
+        help="draw latent values from [-T, T] (truncation trick: typical sounds, less "
+        "variety); 'none' turns off the model file's choice (default: the file's, else none)",
+    )
     p.add_argument(
         "--vocoder",
         default=None,

@@ -31,12 +31,16 @@ def synthesize(args: argparse.Namespace) -> int:
     gan = S.load_gan(args.model, device=args.device, vocoder=args.vocoder)
     if args.interpolate:
         start, end = args.interpolate
-        audio = S.interpolate(gan, start, end, steps=args.steps, seed=args.seed)
+        audio = S.interpolate(
+            gan, start, end, steps=args.steps, seed=args.seed, truncation=args.truncation
+        )
         stem = f"{S.safe_name(start)}-to-{S.safe_name(end)}-s{args.seed}"
         names = [f"{stem}-{i:02d}" for i in range(audio.shape[0])]
     else:
         labels = S.label_indices(gan, args.label, args.num)
-        audio = S.synthesize(gan, label=args.label, n=args.num, seed=args.seed)
+        audio = S.synthesize(
+            gan, label=args.label, n=args.num, seed=args.seed, truncation=args.truncation
+        )
         kinds = (
             [gan.labels[int(i)] for i in labels] if labels is not None else ["sample"] * args.num
         )
