@@ -18,7 +18,11 @@ def test_demo_main_job_builds_corpus_and_features(tmp_path, capsys):
     # Trained, evaluated on the test split, and predicted held-out tracks.
     assert (out / "run" / "model.safetensors").is_file()
     assert (out / "eval" / "report.json").is_file()
-    assert "[5/9] predictions" in text and "true tune type" in text
+    assert "[5/10] predictions" in text and "true tune type" in text
+    # New drum hits from the shipped drum-gan, labelled by the shipped drums classifier.
+    assert "[10/10] new drum hits" in text and "drums classifier says" in text
+    hits = sorted(p.name for p in (out / "drum_hits").glob("*.wav"))
+    assert hits == [f"{k}-{i}.wav" for k in ("hihat", "kick", "snare") for i in (0, 1)]
     # A catalog of the corpus with neighbours of a few tracks, and generated tunes.
     assert (out / "catalog").is_dir() and "same label as the query" in text
     assert text.count("\nquery #") == 3

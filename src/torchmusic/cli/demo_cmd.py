@@ -13,7 +13,10 @@
 8. resynthesise a held-out clip with the shipped ``music-vocoder`` next to Griffin-Lim;
 9. mix a held-out clip with a noise the shipped ``music-denoiser`` never heard in
    training (``running_tap`` from ``../shared/data/noise``, else generated hiss),
-   denoise it, and print the SI-SDR before and after (``OUT/denoised``).
+   denoise it, and print the SI-SDR before and after (``OUT/denoised``);
+10. draw two new hits of three classes (kick, snare, hihat) from the shipped
+    ``drum-gan`` and print what the shipped ``drums`` classifier calls them
+    (``OUT/drum_hits``).
 
 Every step is resumable: a second run reuses the corpus, the cached features and
 the trained model (an interrupted training run resumes from its last checkpoint).
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     progress = not args.no_progress
     t0 = time.perf_counter()
-    print(f"[1/9] demo corpus -> {out / 'corpus'}")
+    print(f"[1/10] demo corpus -> {out / 'corpus'}")
     manifest = build_demo_corpus(
         out / "corpus",
         per_class=args.per_class,
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         resume=(run_dir / "checkpoints" / "last.ckpt").is_file(),
     )
     config = train_cfg.feature_config()  # the features training will read from the cache
-    print(f"[2/9] log-mel features of {len(dataset)} tracks -> cache {out / 'cache'}")
+    print(f"[2/10] log-mel features of {len(dataset)} tracks -> cache {out / 'cache'}")
     t1 = time.perf_counter()
     report = extract_features(
         [t.path for t in dataset.tracks],
@@ -101,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     _generate(out / "generated", args.seed)
     _vocode(test_tracks[0].path, out / "vocoded")
     _denoise(test_tracks[-1].path, out / "denoised", args.seed)
+    _drum_hits(out / "drum_hits", args.seed)
     print(
         f"\ncorpus {t_corpus:.1f} s, features {t_features:.1f} s, training {t_train:.1f} s, "
         f"total {time.perf_counter() - t0:.1f} s\nmanifest: {manifest}\nmodel file: "
@@ -161,10 +165,10 @@ def _train(cfg, run_dir: Path, progress: bool) -> tuple[float, Path]:
     model_file = run_dir / "model.safetensors"
     t0 = time.perf_counter()
     if model_file.is_file():
-        print(f"\n[3/9] reusing the trained model {model_file}")
+        print(f"\n[3/10] reusing the trained model {model_file}")
         return 0.0, model_file
     print(
-        f"\n[3/9] training a {cfg.model} tune-type classifier ({cfg.max_epochs} epochs, "
+        f"\n[3/10] training a {cfg.model} tune-type classifier ({cfg.max_epochs} epochs, "
         f"{cfg.clip_seconds or 'auto'} s clips) -> {run_dir}"
     )
     result = train_classifier(cfg, progress=progress)
@@ -175,7 +179,7 @@ def _evaluate(model_file: Path, manifest: Path, out_dir: Path, progress: bool) -
     from torchmusic.data import ManifestDataset
     from torchmusic.serve.evaluate import evaluate_model
 
-    print(f"\n[4/9] evaluating on the held-out test split -> {out_dir}")
+    print(f"\n[4/10] evaluating on the held-out test split -> {out_dir}")
     report = evaluate_model(
         model_file,
         manifest,
@@ -191,7 +195,7 @@ def _evaluate(model_file: Path, manifest: Path, out_dir: Path, progress: bool) -
 def _predict(model_file: Path, tracks: list) -> None:
     from torchmusic.serve.predict import Predictor
 
-    print("\n[5/9] predictions for a few held-out tracks (top 3)")
+    print("\n[5/10] predictions for a few held-out tracks (top 3)")
     predictor = Predictor(model_file)
     rows = []
     for track in tracks:
@@ -204,7 +208,7 @@ def _predict(model_file: Path, tracks: list) -> None:
 def _catalog(corpus: Path, out_dir: Path, model_file: Path, workers, progress: bool) -> None:
     from torchmusic.recommend.catalog.demo import build_demo_catalog
 
-    print(f"\n[6/9] similar-track catalog of the corpus -> {out_dir}")
+    print(f"\n[6/10] similar-track catalog of the corpus -> {out_dir}")
     result = build_demo_catalog(
         corpus, out_dir, model=model_file, n_queries=3, k=5, workers=workers, progress=progress
     )
@@ -218,7 +222,7 @@ def _generate(out_dir: Path, seed: int) -> None:
     from torchmusic.models.symbolic import load_generator
     from torchmusic.symbolic import generate_pieces
 
-    print(f"\n[7/9] three folk tunes from the shipped 'folk' model -> {out_dir}")
+    print(f"\n[7/10] three folk tunes from the shipped 'folk' model -> {out_dir}")
     folk = load_generator("folk")  # once for the three tunes
     # The same pieces as `torchmusic generate --model folk -n 1 --bars 8 --seed S
     # --condition tune_type=T` (the CLI's defaults: temperature 1, top-p 0.95).
@@ -241,7 +245,7 @@ def _vocode(track: Path, out_dir: Path) -> None:
     """One held-out clip through the shipped vocoder, scored next to Griffin-Lim."""
     from torchmusic.pretrained import available_models
 
-    print(f"\n[8/9] one held-out clip resynthesised by the shipped 'music-vocoder' -> {out_dir}")
+    print(f"\n[8/10] one held-out clip resynthesised by the shipped 'music-vocoder' -> {out_dir}")
     if "music-vocoder" not in available_models():
         print("  (skipped: the shipped music-vocoder is not installed)")
         return
@@ -288,7 +292,9 @@ def _denoise(track: Path, out_dir: Path, seed: int) -> None:
     """One held-out clip plus a held-out noise through the shipped denoiser: SI-SDR before/after."""
     from torchmusic.pretrained import available_models
 
-    print(f"\n[9/9] one held-out clip, noisy, cleaned by the shipped 'music-denoiser' -> {out_dir}")
+    print(
+        f"\n[9/10] one held-out clip, noisy, cleaned by the shipped 'music-denoiser' -> {out_dir}"
+    )
     if "music-denoiser" not in available_models():
         print("  (skipped: the shipped music-denoiser is not installed)")
         return
@@ -319,3 +325,38 @@ def _denoise(track: Path, out_dir: Path, seed: int) -> None:
              ["improvement", f"{after - before:+.2f}"]],
         )
     )  # fmt: skip
+
+
+#: The classes the demo asks the shipped drum GAN for (issue 13: 2 hits of 3 classes).
+DEMO_DRUMS = ("kick", "snare", "hihat")
+
+
+def _drum_hits(out_dir: Path, seed: int) -> None:
+    """Two new hits of three classes from the shipped drum GAN, labelled by the drums classifier."""
+    from torchmusic.pretrained import available_models
+
+    print(f"\n[10/10] new drum hits from the shipped 'drum-gan' -> {out_dir}")
+    missing = [m for m in ("drum-gan", "drums") if m not in available_models()]
+    if missing:
+        print(f"  (skipped: the shipped {' and '.join(missing)} model(s) are not installed)")
+        return
+    from torchmusic.serve.predict import Predictor
+    from torchmusic.serve.synthesize import load_gan, synthesize, write_hits
+
+    gan = load_gan("drum-gan")
+    judge = Predictor("drums")
+    rows = []
+    for label in DEMO_DRUMS:
+        hits = synthesize(gan, label=label, n=2, seed=seed)
+        names = [f"{label}-{i}" for i in range(len(hits))]
+        paths = write_hits(hits, out_dir, names, sample_rate=gan.sample_rate, png=False)
+        if gan.sample_rate != judge.feature.sr:
+            from torchmusic.audio import resample
+
+            hits = resample(hits, orig_sr=gan.sample_rate, target_sr=judge.feature.sr)
+        for path, hit in zip(paths, hits, strict=True):
+            top = judge.predict_waveform(hit, top_k=1).labels[0]
+            rows.append([label, path.name, f"{top[0]} ({top[1]:.2f})"])
+    print(_table("", ["asked for", "file", "drums classifier says"], rows))
+    agree = sum(r[0] == r[2].split(" ")[0] for r in rows)
+    print(f"  the classifier agrees with {agree} of {len(rows)} requested labels")

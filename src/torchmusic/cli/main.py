@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the versions of torchmusic and its libraries, the compute device "
         "and the thread counts. Instant by default (the device as the NVIDIA driver reports "
         "it); --torch asks torch itself (loads torch, about 2 s).",
-        epilog=_flags.examples("torchmusic info", "torchmusic info --torch", "torchmusic --version"),
+        epilog=_flags.examples(
+            "torchmusic info", "torchmusic info --torch", "torchmusic --version"
+        ),
     )
     p.add_argument(
         "--torch",
@@ -165,8 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     k.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder")
-    k.add_argument("--kits", default=None, metavar="DIR",
-                   help="Hydrogen kit folder (default /usr/share/hydrogen/data/drumkits)")
+    k.add_argument(
+        "--kits",
+        default=None,
+        metavar="DIR",
+        help="Hydrogen kit folder (default /usr/share/hydrogen/data/drumkits)",
+    )
     k.add_argument("--folds", type=int, default=3, help="kit-disjoint folds (default 3)")
     k.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
     k.set_defaults(handler="torchmusic.cli.datasets_cmd:build_drums")

@@ -16,6 +16,7 @@ PRETRAINED: dict[str, str] = {
     "folk": "folk.safetensors",
     "music-vocoder": "music-vocoder.safetensors",
     "music-denoiser": "music-denoiser.safetensors",
+    "drum-gan": "drum-gan.safetensors",
 }
 
 #: One line per shipped model, for help texts and error messages.
@@ -28,6 +29,8 @@ DESCRIPTIONS: dict[str, str] = {
     "trained on recorded game music from Debian's wesnoth and warzone2100 packages",
     "music-denoiser": "STFT U-Net music denoiser (22,050 Hz; hiss, hum, clicks, crackle, "
     "room and machine noise) trained on the same game music mixed with real and generated noise",
+    "drum-gan": "class-conditional SpecGAN making new drum hits (kick, snare, hi-hat, tom, crash, "
+    "ride, clap, other) heard through music-vocoder, trained on Debian's hydrogen drum kits",
 }
 
 #: How to train each shipped model yourself (for the missing-file message).
@@ -38,6 +41,8 @@ TRAIN_COMMANDS: dict[str, str] = {
     "--data SOUNDTRACKS/manifest.csv",
     "music-denoiser": "torchmusic train denoise --config configs/denoise-cpu.yaml "
     "--clean SOUNDTRACKS/manifest.csv --noise ../shared/data/noise",
+    "drum-gan": "torchmusic train gan --config configs/gan-specgan-cpu.yaml "
+    "--data DRUMS/drums/drums_fold0.csv --max_minutes 50",
 }
 
 

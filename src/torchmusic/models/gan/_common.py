@@ -27,7 +27,6 @@ from torch import nn
 from torchmusic.errors import ParameterError
 from torchmusic.models.vocoder.generators import check_positive_int
 
-
 #: ``generator_norm`` values: the paper's none, or batch norm after every hidden layer
 #: (DCGAN's choice; it makes a small generator learn much faster on a CPU budget).
 GENERATOR_NORMS = ("none", "batch")
