@@ -52,6 +52,10 @@ _LAZY = {
         ],
         _MODELFILE,
     ),
+    **dict.fromkeys(
+        ["BackboneClassifier", "BackboneClassifierConfig", "backbone_classifier"],
+        "torchmusic.models.classify.backbone",
+    ),
     "resolve_model": "torchmusic.pretrained",
 }
 

@@ -15,15 +15,19 @@ from torchmusic.models.classify.crnn import CRNN, CRNNConfig
 from torchmusic.models.classify.short_chunk_resnet import ShortChunkResNet, ShortChunkResNetConfig
 from torchmusic.models.classify.simple_cnn import SimpleCNN, SimpleCNNConfig
 
-#: Every classifier architecture. ``"mfcc-svm"`` lives in a module of its own (with
-#: optional dependencies) that registers it when first looked up, so loading such a
-#: model file works without the caller importing anything.
+#: Every classifier architecture. ``"mfcc-svm"`` (optional dependencies) and
+#: ``"backbone"`` (a pretrained embedding encoder + a head: it needs the embedding
+#: networks) live in modules of their own that register them when first looked up,
+#: so loading such a model file works without the caller importing anything.
 CLASSIFIER_REGISTRY = Registry(
     "classifier",
     base=nn.Module,
     base_name="nn.Module",
     required_fields=("n_mels", "n_frames", "n_classes"),
-    plugins={"mfcc-svm": "torchmusic.models.baseline"},
+    plugins={
+        "mfcc-svm": "torchmusic.models.baseline",
+        "backbone": "torchmusic.models.classify.backbone",
+    },
 )
 #: ``name -> (ConfigClass, ModelClass)`` (the registry's own table); extend with
 #: :func:`register_classifier`.
