@@ -47,7 +47,9 @@ def test_overrides_parse_types_and_dotted_keys():
 def test_default_recipe_and_what_a_given_mapping_means():
     # No model_config: the architecture's CPU-sized defaults, resolved by validate().
     for model, defaults in MODEL_DEFAULTS.items():
-        assert TrainConfig(data="x", model=model).validate().model_config == defaults
+        backbone = "enc.safetensors" if model == "backbone" else None  # (read when training)
+        cfg = TrainConfig(data="x", model=model, backbone=backbone)
+        assert cfg.validate().model_config == defaults
     # model_config: {} is the architecture's own class defaults.
     assert TrainConfig(data="x", model_config={}).validate().model_config == {}
     cfg = TrainConfig(data="x")

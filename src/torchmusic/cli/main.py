@@ -198,16 +198,39 @@ def build_parser() -> argparse.ArgumentParser:
         "nested settings, e.g. --augment.mixup 0.2).",
         epilog=_flags.examples(
             "torchmusic train classify --data my_music/ --arch shortchunk --out runs/mine",
-            "torchmusic train classify --config configs/gtzan.yaml --data gtzan/genres --max-epochs 50",
             "torchmusic train classify --data my_music/ --arch mfcc-svm --out runs/svm   # the baseline",
+            "torchmusic train classify --data my_music/ --backbone music-embed --out runs/probe   # linear probe",
         ),
     )
     t.add_argument("--data", required=True, help="class-per-folder root or manifest (CSV/JSONL)")
     _flags.add_training_options(
         t,
-        arch_help="architecture to train: simple_cnn | crnn | shortchunk | mfcc-svm "
-        "(default: --config's, else shortchunk)",
+        arch_help="architecture to train: simple_cnn | crnn | shortchunk | mfcc-svm | backbone "
+        "(default: --config's, else shortchunk; backbone with --backbone)",
         config_example="configs/gtzan.yaml",
+    )
+    t.add_argument(
+        "--backbone",
+        default=None,
+        metavar="NAME|FILE",
+        help="embedding model file or shipped name (music-embed) whose encoder the classifier "
+        "uses; its features and clip length are the run's (implies --arch backbone)",
+    )
+    tune = t.add_mutually_exclusive_group()
+    tune.add_argument(
+        "--freeze",
+        dest="freeze",
+        action="store_const",
+        const=True,
+        default=None,
+        help="with --backbone: keep the encoder fixed, train the head only (a linear probe; default)",
+    )
+    tune.add_argument(
+        "--finetune",
+        dest="freeze",
+        action="store_const",
+        const=False,
+        help="with --backbone: train the encoder too, at lr x backbone_lr_scale (default 0.1)",
     )
     t.set_defaults(handler="torchmusic.cli.train_cmd:classify", accepts_overrides=True)
 

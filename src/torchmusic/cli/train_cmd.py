@@ -27,19 +27,34 @@ def _devices(value: str | None) -> int | str | list[int] | None:
 
 
 def classify(args: argparse.Namespace) -> int:
+    from torchmusic.errors import ParameterError
     from torchmusic.training import TrainConfig, train_classifier
 
+    backbone = getattr(args, "backbone", None)
+    freeze = getattr(args, "freeze", None)
+    overrides = list(getattr(args, "overrides", None) or [])
+    if freeze is not None:
+        # --freeze / --finetune are model_config.freeze; a later --key value still wins.
+        overrides = ["--model_config.freeze", "true" if freeze else "false", *overrides]
     cfg = TrainConfig.from_sources(
         config=args.config,
-        overrides=getattr(args, "overrides", None) or [],
         data=args.data,
-        model=args.arch,
+        # --backbone trains model 'backbone' unless --arch says otherwise (refused).
+        model=args.arch or ("backbone" if backbone else None),
+        backbone=backbone,
         out_dir=args.out,
         resume=True if args.resume else None,
         devices=_devices(args.devices),
         num_nodes=args.num_nodes,
         accelerator=args.accelerator,
+        overrides=overrides,
     )
+    if freeze is not None and cfg.model != "backbone":
+        flag = "--freeze" if freeze else "--finetune"
+        raise ParameterError(
+            f"{flag} is for a classifier on a backbone (--backbone NAME|FILE); model is "
+            f"{cfg.model!r}"
+        )
     progress = not args.no_progress
     result = train_classifier(cfg, progress=progress)
     import os

@@ -29,12 +29,18 @@ group, and only the global-rank-0 process writes the model file. For example::
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.callbacks import LearningRateMonitor
 
 from torchmusic.errors import ParameterError
+from torchmusic.training.classify.backbone import (
+    Backbone,
+    build_backbone_model,
+    resolve_backbone,
+)
 from torchmusic.training.classify.data import (
     TRAIN,
     VALID,
@@ -139,6 +145,9 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     # A copy (the caller's object is not changed) with absolute paths, so the saved
     # config.yaml means the same from any working folder.
     cfg = cfg.validate().with_absolute_paths()
+    # A backbone's features and clip length become the recipe's (or it is refused)
+    # before anything is read or written.
+    backbone = resolve_backbone(cfg)
     # Sized before the run starts, so config.yaml (and a resume's identity check)
     # holds the clip length actually trained on.
     tracks = load_tracks(cfg)
@@ -150,7 +159,9 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     zero = is_global_zero()
     data = ClassificationData(cfg, on_gpu=on_gpu, progress=progress and zero, report=zero)
     # Classes and sizes are known from the file list alone (no decoding needed).
-    module = _build_module(cfg, classes=tracks.classes, multi_label=tracks.multi_label)
+    module = _build_module(
+        cfg, classes=tracks.classes, multi_label=tracks.multi_label, backbone=backbone
+    )
     keep = kept_weights(cfg, plan_splits(tracks, cfg))
     if progress and zero:
         print(f"weights kept: {keep} ({_KEEP_REASONS[keep]})", file=sys.stderr)
@@ -163,7 +174,12 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
         mode=monitor_mode(module.monitor),
         callbacks=[LearningRateMonitor(logging_interval="epoch")],
     )
-    fit(trainer, module, run, datamodule=data)
+    with warnings.catch_warnings():
+        if getattr(module.model, "frozen", False):
+            # A frozen backbone encoder stays in eval mode on purpose (its BatchNorm
+            # statistics must not move): Lightning's warning about it does not apply.
+            warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+        fit(trainer, module, run, datamodule=data)
     # evaluate_best loads the best weights into `module` on every rank, so the
     # export below writes exactly the evaluated model.
     metrics = evaluate_best(
@@ -179,7 +195,9 @@ def train_classifier(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
         trainer,
         run,
         metrics,
-        export=lambda m: _export(cfg, module, data, run.model_file, m, records=records),
+        export=lambda m: _export(
+            cfg, module, data, run.model_file, m, records=records, backbone=backbone
+        ),
         files={"data.json": _data_summary(data, records)},
     )
     skipped = [(str(f.path), f.error) for f in data.failed]
@@ -209,17 +227,22 @@ def kept_weights(cfg: TrainConfig, plan: SplitPlan) -> str:
     return "best" if n_valid >= MIN_VALID_TRACKS_FOR_BEST else "last"
 
 
-def _build_module(cfg: TrainConfig, *, classes: list[str], multi_label: bool) -> ClassifierModule:
+def _build_module(
+    cfg: TrainConfig, *, classes: list[str], multi_label: bool, backbone: Backbone | None = None
+) -> ClassifierModule:
     from torchmusic.models import build_classifier
 
     feature = cfg.feature_config()
-    model = build_classifier(
-        cfg.model,
-        n_mels=feature.n_bins,
-        n_frames=feature.clip_frames(cfg.clip_seconds),
-        n_classes=len(classes),
-        **cfg.model_config,
-    )
+    if backbone is not None:
+        model = build_backbone_model(cfg, backbone, n_classes=len(classes))
+    else:
+        model = build_classifier(
+            cfg.model,
+            n_mels=feature.n_bins,
+            n_frames=feature.clip_frames(cfg.clip_seconds),
+            n_classes=len(classes),
+            **cfg.model_config,
+        )
     return ClassifierModule(
         model,
         n_classes=len(classes),
@@ -232,6 +255,7 @@ def _build_module(cfg: TrainConfig, *, classes: list[str], multi_label: bool) ->
         feature_kind=feature.kind,
         monitor=monitor_metric(multi_label, cfg.monitor),
         train_config=cfg.to_dict(),
+        backbone_lr_scale=cfg.backbone_lr_scale,
     )
 
 
@@ -243,6 +267,7 @@ def _export(
     metrics: dict[str, Any],
     *,
     records: dict[str, list[dict[str, str]]],
+    backbone: Backbone | None = None,
 ) -> Path:
     from torchmusic.models import ClassifierSpec, architecture_of, save_classifier
 
@@ -263,6 +288,9 @@ def _export(
             "seen_tracks": seen_tracks(records),
         },
     )
+    if backbone is not None:
+        # Provenance only: the encoder's config and weights are in the file itself.
+        spec.extra["backbone"] = backbone.provenance()
     return save_classifier(path, model, spec)
 
 

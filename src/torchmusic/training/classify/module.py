@@ -86,6 +86,13 @@ class ClassifierModule(pl.LightningModule):
         Validation metric the plateau schedule watches.
     train_config : dict, optional
         Plain dict of the training config, stored in every checkpoint.
+    backbone_lr_scale : float
+        For a model with ``backbone_parameters()`` (a
+        :class:`~torchmusic.models.classify.backbone.BackboneClassifier`): those of
+        its parameters that train (a fine-tuned encoder) learn at
+        ``lr * backbone_lr_scale``, in a parameter group of their own. Parameters
+        that do not require gradients (a frozen encoder) are left out of the
+        optimiser.
 
     Examples
     --------
@@ -106,6 +113,7 @@ class ClassifierModule(pl.LightningModule):
         feature_kind: str = "logmel",
         monitor: str | None = None,
         train_config: dict[str, Any] | None = None,
+        backbone_lr_scale: float = 1.0,
     ) -> None:
         super().__init__()
         if not isinstance(model, nn.Module):
@@ -128,6 +136,9 @@ class ClassifierModule(pl.LightningModule):
             self.augment["gain_db"] = 0.0
         self.monitor = monitor_metric(self.multi_label, monitor)
         self.train_config = dict(train_config or {})
+        if not float(backbone_lr_scale) > 0:
+            raise ParameterError(f"backbone_lr_scale={backbone_lr_scale!r} must be > 0")
+        self.backbone_lr_scale = float(backbone_lr_scale)
         metrics = _metrics(self.n_classes, self.multi_label)
         self.val_metrics = metrics.clone(prefix="val_")
         self.test_metrics = metrics.clone(prefix="test_")
@@ -176,9 +187,23 @@ class ClassifierModule(pl.LightningModule):
         self._eval_step(batch, self.test_metrics, "test")
 
     # -- optimisation ----------------------------------------------------------------
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """The optimiser's parameter groups: the trainable parameters at ``lr``, and a
+        trainable backbone's at ``lr * backbone_lr_scale`` (a group of its own)."""
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        backbone_parameters = getattr(self.model, "backbone_parameters", None)
+        if not callable(backbone_parameters):
+            return [{"params": trainable}]
+        body = {id(p) for p in backbone_parameters()}
+        groups = [{"params": [p for p in trainable if id(p) not in body]}]
+        tuned = [p for p in trainable if id(p) in body]
+        if tuned:
+            groups.append({"params": tuned, "lr": self.lr * self.backbone_lr_scale})
+        return groups
+
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay
+            self.parameter_groups(), lr=self.lr, weight_decay=self.weight_decay
         )
         if self.scheduler_name == "none":
             return optimizer

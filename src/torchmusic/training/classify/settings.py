@@ -9,15 +9,16 @@ explicit keyword arguments (the CLI's named flags), then ``--key value`` overrid
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from torchmusic.errors import ParameterError
-from torchmusic.training.recipe import RunRecipe, coerce
+from torchmusic.training.recipe import RunRecipe, coerce, resolve_paths
 
 if TYPE_CHECKING:  # features import torch; a config must build without it
     from torchmusic.features.config import FeatureConfig
 
-ARCHITECTURES = ("simple_cnn", "crnn", "shortchunk", "mfcc-svm")
+ARCHITECTURES = ("simple_cnn", "crnn", "shortchunk", "mfcc-svm", "backbone")
 SCHEDULERS = ("cosine", "plateau", "none")
 KEEP_WEIGHTS = ("auto", "best", "last")
 #: Clip length when ``clip_seconds`` is not given and some track is at least this long.
@@ -56,7 +57,14 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "crnn": {"rnn": "gru", "rnn_hidden": 64, "rnn_layers": 1, "example_norm": "max"},
     "shortchunk": {"width": 32, "example_norm": "max"},
     "mfcc-svm": {},
+    "backbone": {},  # a linear probe: linear head, frozen encoder
 }
+#: Settings of ``model_config`` that the backbone file gives, never the recipe.
+BACKBONE_OWNED = ("encoder", "encoder_config", "n_mels", "n_frames", "n_classes")
+#: What the recipe sets of model 'backbone' (its head, and whether the encoder trains).
+BACKBONE_HEAD = ("dropout", "freeze", "hidden")
+#: ``backbone_lr_scale``'s default: a fine-tuned encoder learns at a tenth of ``lr``.
+DEFAULT_BACKBONE_LR_SCALE = 0.1
 # Settings that define what a run learns: resuming with other values would mix two
 # different experiments in one run folder, so they must match the saved run.
 IDENTITY_KEYS = (
@@ -73,6 +81,7 @@ IDENTITY_KEYS = (
     "feature",
     "clip_seconds",
     "seed",
+    "backbone",
 )
 
 
@@ -86,7 +95,21 @@ class TrainConfig(RunRecipe):
         Class-per-folder root (``root/<label>/*.wav``) or manifest (CSV/TSV/JSONL);
         a folder holding a ``manifest.csv`` (the demo corpus) is read through it.
     model : str
-        Architecture: ``simple_cnn``, ``crnn``, ``shortchunk`` or ``mfcc-svm``.
+        Architecture: ``simple_cnn``, ``crnn``, ``shortchunk``, ``mfcc-svm``, or
+        ``backbone`` (a pretrained embedding encoder + a head; needs ``backbone``).
+    backbone : str or None
+        With ``model: backbone``: an embedding model file (written by ``torchmusic
+        train embed`` / :func:`~torchmusic.models.embed.save_embedding_model`) or a
+        shipped embedding model's name (``music-embed``) whose encoder is the
+        classifier's body (:class:`~torchmusic.models.classify.backbone.BackboneClassifier`).
+        Its feature settings and clip length become ``feature`` and
+        ``clip_seconds``: a recipe asking for other ones is refused, naming both.
+        ``model_config``: ``hidden`` (0: a linear head), ``dropout``, ``freeze``
+        (default true: a linear probe, the encoder and its BatchNorm statistics
+        fixed; false: fine-tune the encoder too).
+    backbone_lr_scale : float
+        Fine-tuning (``model_config.freeze: false``): the encoder learns at
+        ``lr * backbone_lr_scale`` (default 0.1), the head at ``lr``.
     model_config : dict or None
         Overrides of the architecture's config (e.g. ``{"dropout": 0.3}``). None
         (the default): :data:`MODEL_DEFAULTS` of ``model``, resolved by
@@ -180,6 +203,8 @@ class TrainConfig(RunRecipe):
 
     data: str | None = None
     model: str = "shortchunk"
+    backbone: str | None = None
+    backbone_lr_scale: float = DEFAULT_BACKBONE_LR_SCALE
     model_config: dict[str, Any] | None = None
     label_column: str | None = None
     multi_label: bool | None = None
@@ -210,10 +235,22 @@ class TrainConfig(RunRecipe):
 
     def set(self, key: str, value: Any, **kwargs: Any) -> None:
         """As :meth:`Recipe.set`; a dotted ``model_config.*`` key starts from the
-        architecture's :data:`MODEL_DEFAULTS` when no ``model_config`` is set yet."""
+        architecture's :data:`MODEL_DEFAULTS` when no ``model_config`` is set yet;
+        a ``backbone`` path in a recipe file is relative to the recipe's folder
+        (a shipped model's name stays a name)."""
         if key.replace("-", "_").startswith("model_config.") and self.model_config is None:
             self.model_config = dict(MODEL_DEFAULTS.get(self.model, {}))
         super().set(key, value, **kwargs)
+        base_dir = kwargs.get("base_dir")
+        if key == "backbone" and base_dir is not None:
+            self.backbone = backbone_path(self.backbone, Path(base_dir))
+
+    def with_absolute_paths(self) -> TrainConfig:
+        """As :meth:`Recipe.with_absolute_paths`, ``backbone`` included (unless it is
+        a shipped model's name)."""
+        cfg = super().with_absolute_paths()
+        cfg.backbone = backbone_path(cfg.backbone, Path.cwd())
+        return cfg
 
     def resolved_model_config(self) -> dict[str, Any]:
         """``model_config``, or the architecture's :data:`MODEL_DEFAULTS` when None."""
@@ -245,6 +282,7 @@ class TrainConfig(RunRecipe):
             )
         super().validate()
         self.model_config = self.resolved_model_config()
+        self._validate_backbone()
         if self.patience is None:
             raise ParameterError("patience must be an int >= 0 (0: no early stop)")
         for name in ("clips_per_track",):
@@ -271,6 +309,39 @@ class TrainConfig(RunRecipe):
         self.feature_config()  # raises ParameterError on bad feature settings
         return self
 
+    def _validate_backbone(self) -> None:
+        if self.model == "backbone" and not self.backbone:
+            raise ParameterError(
+                "model='backbone' needs a backbone: give --backbone NAME|FILE (an embedding "
+                "model file or a shipped embedding model's name)"
+            )
+        if self.backbone and self.model != "backbone":
+            raise ParameterError(
+                f"backbone={self.backbone!r} is for model 'backbone', but model={self.model!r}: "
+                "drop --arch (or set model: backbone) to train a head on the backbone, or drop "
+                "--backbone"
+            )
+        scale = self.backbone_lr_scale
+        if not scale > 0:
+            raise ParameterError(
+                f"backbone_lr_scale={scale!r} must be > 0 (to keep the encoder fixed, use "
+                "--freeze, i.e. model_config.freeze: true)"
+            )
+        if self.model == "backbone":
+            given = set(self.model_config or {})
+            owned = sorted(given & set(BACKBONE_OWNED))
+            if owned:
+                raise ParameterError(
+                    f"model_config {owned} of model 'backbone' come from the backbone file "
+                    f"{self.backbone!r}; set only {list(BACKBONE_HEAD)}"
+                )
+            unknown = sorted(given - set(BACKBONE_HEAD))
+            if unknown:
+                raise ParameterError(
+                    f"unknown model_config setting(s) {unknown} for model 'backbone'; expected "
+                    f"a subset of {list(BACKBONE_HEAD)}"
+                )
+
     def _validate_augment(self) -> None:
         aug = self.augment
         for name in ("gain_db", "eq_db", "freq_shift", "time_mask", "freq_mask", "mixup"):
@@ -289,6 +360,18 @@ class TrainConfig(RunRecipe):
         from torchmusic.features.config import FeatureConfig
 
         return FeatureConfig.from_dict(dict(self.feature))
+
+
+def backbone_path(value: str | None, base: Path) -> str | None:
+    """``backbone`` made absolute against ``base``, unless it names a shipped model
+    (and no file of that name exists there): ``music-embed`` stays ``music-embed``."""
+    if not value:
+        return value
+    from torchmusic.pretrained import PRETRAINED
+
+    if value in PRETRAINED and not (base / value).is_file():
+        return value
+    return resolve_paths(value, base)
 
 
 #: The recipe's name in the new vocabulary (``TrainConfig`` stays: users import it).
