@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from catalog_helpers import FAKE_MODEL, random_vectors, write_tone
 
-from torchmusic.embed import MFCCEmbedder, embed_tracks
+from torchmusic.embed import MFCCEmbedder, embed_tracks, fit_mfcc_standardisation
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.recommend.catalog import Catalog
 
@@ -28,7 +28,7 @@ def test_add_round_trip(built, audio_dir):
     assert len(report.added) == 8 and not report.failed and not report.duplicates
     assert len(cat) == 8
     assert report.generation == 3  # 8 files in batches of 3: three transactions
-    assert cat.model.name == "mfcc" and cat.model.dim == 19
+    assert cat.model.name == "mfcc" and cat.model.version == "2" and cat.model.dim == 60
     track = cat.get(1)
     assert track.name == "t00.wav" and track.metadata["duration"] == pytest.approx(1.5)
     assert track.metadata["size"] == (audio_dir / "t00.wav").stat().st_size
@@ -138,8 +138,10 @@ def test_wrong_dimension_and_other_model_are_refused(built, tmp_path):
         )
     # A real embedder of another model against an mfcc catalog fails before embedding.
     mfcc_cat, _ = built
+    raw = np.random.default_rng(0).normal(size=(5, 60))
+    other_stats = MFCCEmbedder(stats=fit_mfcc_standardisation(raw, fitted_on="noise"))
     with pytest.raises(DataError, match="built with model"):
-        mfcc_cat.add([tmp_path], embedder=MFCCEmbedder(sr=16000))
+        mfcc_cat.add([tmp_path], embedder=other_stats)
     assert len(cat) == 3
 
 
@@ -156,10 +158,12 @@ def test_schema_is_what_the_docs_say(built):
     cat, _ = built
     conn = sqlite3.connect(cat.db_path)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"meta", "model", "tracks", "removed"} <= tables
+    assert {"meta", "model", "tracks", "removed", "raw_features"} <= tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     blob = conn.execute("SELECT embedding FROM tracks WHERE id = 1").fetchone()[0]
-    assert len(blob) == 19 * 4
+    assert len(blob) == 60 * 4
+    raw = conn.execute("SELECT features FROM raw_features WHERE id = 1").fetchone()[0]
+    assert len(raw) == 60 * 4  # the mfcc v2 raw statistics, for restandardising
     conn.close()
 
 

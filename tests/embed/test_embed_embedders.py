@@ -1,4 +1,6 @@
-"""Embedders: windows as the Predictor cuts them, MFCC-mean parity, penultimate layer, pooling."""
+"""Embedders: windows as the Predictor cuts them, MFCC-mean (v1) parity, penultimate layer, pooling.
+
+The standardised ``mfcc`` (v2) embedder has its own tests: ``test_embed_mfcc.py``."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from embed_helpers import SR, TINY_FEATURE, tone
 from torchmusic.embed import (
     ClassifierEmbedder,
     MFCCEmbedder,
+    MFCCMeanEmbedder,
     NetworkEmbedder,
     clip_windows,
     embed_tracks,
@@ -57,15 +60,15 @@ def test_clip_windows_match_the_predictor(classifier_file, seconds, hop):
     assert torch.equal(got, expected)
 
 
-def test_mfcc_embedder_is_the_normalised_mean_of_librosa_mfccs():
+def test_legacy_mfcc_mean_embedder_is_the_normalised_mean_of_librosa_mfccs():
     y = tone(220.0, 1.5)
     ref = librosa.feature.mfcc(y=y, sr=SR, n_mfcc=20).mean(axis=1)[1:]
     ref = ref / np.linalg.norm(ref)
-    got = MFCCEmbedder().embed_waveform(torch.from_numpy(y))
+    got = MFCCMeanEmbedder().embed_waveform(torch.from_numpy(y))
     assert got.shape == (19,) and got.dtype == np.float32
     np.testing.assert_allclose(got, ref, atol=2e-3)
-    with_c0 = MFCCEmbedder(drop_c0=False)
-    assert with_c0.dim == 20 and with_c0.info.fingerprint != MFCCEmbedder().info.fingerprint
+    with_c0 = MFCCMeanEmbedder(drop_c0=False)
+    assert with_c0.dim == 20 and with_c0.info.fingerprint != MFCCMeanEmbedder().info.fingerprint
 
 
 def test_classifier_embedder_returns_the_penultimate_layer(classifier_file):
@@ -93,6 +96,7 @@ def test_network_embedder_pools_unit_clip_embeddings(embed_model_files):
 
 def test_get_embedder_dispatches_on_the_file_format(embed_model_files, classifier_file):
     assert isinstance(get_embedder("mfcc"), MFCCEmbedder)
+    assert get_embedder("MFCC").info.version == "2"
     assert isinstance(get_embedder(embed_model_files["autoencoder"]), NetworkEmbedder)
     assert isinstance(get_embedder(classifier_file), ClassifierEmbedder)
     ready = MFCCEmbedder()
@@ -110,7 +114,7 @@ def test_embed_tracks_skips_and_reports_bad_files(tmp_path, tone_dir):
     emb, failed = embed_tracks(
         [tmp_path / "good", tmp_path / "missing.ogg"], "mfcc", progress=False, workers=2
     )
-    assert emb.vectors.shape == (3, 19) and len(emb) == 3
+    assert emb.vectors.shape == (3, 60) and len(emb) == 3
     assert [p.name for p in emb.paths] == sorted(p.name for p in tone_dir.glob("*.wav"))[:3]
     np.testing.assert_allclose(np.linalg.norm(emb.vectors, axis=1), 1.0, atol=1e-5)
     assert all(d == pytest.approx(2.0, abs=0.01) for d in emb.durations)

@@ -33,7 +33,8 @@ def register(
         "embed",
         help="embed audio files/folders into a catalog (SQLite + FAISS index)",
         description="Compute track embeddings (pooled clip embeddings) with an embedding "
-        "model file, a classifier model file, or 'mfcc' (MFCC-mean baseline) and add "
+        "model file, a classifier model file, or 'mfcc' (standardised MFCC statistics, no "
+        "training) and add "
         "them to the catalog --catalog. Bad files are skipped and listed.",
         epilog=examples(
             "torchmusic embed music/ --model mfcc --catalog my_catalog",
@@ -103,15 +104,26 @@ def register(
     c.set_defaults(handler="torchmusic.cli.catalog_cmd:info")
     c = csub.add_parser(
         "reindex",
-        help="rebuild the FAISS index from SQLite",
+        help="rebuild the FAISS index from SQLite (--restandardise: refit mfcc statistics)",
         description="Rebuild a catalog's FAISS index from its SQLite database (after a "
-        "crash, or when the index file was lost).",
+        "crash, or when the index file was lost). With --restandardise, an mfcc catalog's "
+        "per-dimension statistics are refitted on its own tracks and every embedding is "
+        "rewritten (one transaction); a catalog built with the legacy mfcc v1 embedder is "
+        "upgraded to v2 by re-reading its audio files.",
         epilog=examples(
             "torchmusic catalog reindex --catalog my_catalog",
             "torchmusic catalog reindex -c emb_catalog",
+            "torchmusic catalog reindex -c my_catalog --restandardise",
         ),
     )
     _add_catalog(c)
+    c.add_argument(
+        "--restandardise",
+        action="store_true",
+        help="mfcc catalogs: refit the standardisation on the catalog's tracks, rewrite vectors",
+    )
+    c.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    c.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     c.set_defaults(handler="torchmusic.cli.catalog_cmd:reindex")
 
     p = sub.add_parser(

@@ -26,6 +26,11 @@ def _finish_add(catalog: Any, report: Any, args: argparse.Namespace) -> int:
     if model is not None:
         print(f"catalog {catalog.root}: {len(catalog)} tracks, model {model.describe()}")
     _print_events(catalog)
+    from torchmusic.recommend.catalog.catalog import reindex_advice
+
+    advice = reindex_advice(model, catalog.root)
+    if advice:
+        print(f"torchmusic: catalog {advice}", file=sys.stderr)
     if report.failed:
         print(f"\n{len(report.failed)} file(s) skipped:", file=sys.stderr)
         for failure in report.failed:
@@ -89,15 +94,22 @@ def info(args: argparse.Namespace) -> int:
         print(f"fingerprint {model['fingerprint']}")
         print(f"source      {model['source']}")
     print(f"index       {facts['index']['kind']}, {facts['index']['state']}")
+    if facts["needs_reindex"]:
+        print(f"reindex     needed: {facts['needs_reindex']}")
     return 0
 
 
 def reindex(args: argparse.Namespace) -> int:
-    """``torchmusic catalog reindex --catalog C``."""
+    """``torchmusic catalog reindex --catalog C [--restandardise]``."""
     from torchmusic.recommend.catalog import Catalog
 
     with Catalog(args.catalog) as catalog:
-        print(f"rebuilt {catalog.rebuild_index()}")
+        if args.restandardise:
+            catalog.require()
+            report = catalog.restandardise(device=args.device, progress=not args.no_progress)
+            print(report.summary())
+        else:
+            print(f"rebuilt {catalog.rebuild_index()}")
     return 0
 
 

@@ -6,7 +6,8 @@
 - :func:`iter_embeddings`: the streaming version the catalog adds batches from.
 
 A track's embedding is the mean of its clip-window embeddings (each L2-normalised),
-normalised again; the ``"mfcc"`` baseline is the mean of the MFCCs over time.
+normalised again; the ``"mfcc"`` baseline is the standardised means and standard
+deviations of the MFCCs and their deltas (:mod:`torchmusic.embed.mfcc`).
 
 Examples
 --------
@@ -23,8 +24,12 @@ from torchmusic.embed.info import ModelInfo
 # catalog records) is available without it.
 _LAZY = {
     "ClassifierEmbedder": "torchmusic.embed.embedders",
-    "Embedder": "torchmusic.embed.embedders",
-    "MFCCEmbedder": "torchmusic.embed.embedders",
+    "Embedder": "torchmusic.embed.base",
+    "MFCCEmbedder": "torchmusic.embed.mfcc",
+    "MFCCMeanEmbedder": "torchmusic.embed.mfcc",
+    "MFCCStandardisation": "torchmusic.embed.mfcc",
+    "fit_mfcc_standardisation": "torchmusic.embed.mfcc",
+    "reference_standardisation": "torchmusic.embed.mfcc",
     "NetworkEmbedder": "torchmusic.embed.embedders",
     "get_embedder": "torchmusic.embed.embedders",
     "EmbeddedFile": "torchmusic.embed.tracks",

@@ -1,7 +1,8 @@
 """Embedders: turn a waveform into one L2-normalised track vector.
 
-- :class:`MFCCEmbedder` (``"mfcc"``): the mean over time of the MFCCs, a baseline
-  with no training.
+- :class:`MFCCEmbedder` (``"mfcc"``, v2): standardised means and standard deviations
+  of the MFCCs and their deltas, a baseline with no training (:mod:`torchmusic.embed.mfcc`;
+  the legacy v1 MFCC mean is :class:`MFCCMeanEmbedder`).
 - :class:`NetworkEmbedder`: an embedding model file (autoencoder or contrastive).
 - :class:`ClassifierEmbedder`: a classifier model file; the embedding is the input
   of its output layer (the penultimate layer).
@@ -14,7 +15,6 @@ again. :func:`get_embedder` picks the right class for ``"mfcc"`` or a file.
 from __future__ import annotations
 
 import abc
-import hashlib
 import os
 from pathlib import Path
 
@@ -23,126 +23,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from torchmusic import audio
+from torchmusic.embed.base import Embedder
+from torchmusic.embed.base import unit as _unit
 from torchmusic.embed.info import ModelInfo
+from torchmusic.embed.mfcc import (
+    MFCC_MEAN_VERSION,
+    MFCC_VERSION,
+    MFCCEmbedder,
+    MFCCMeanEmbedder,
+    MFCCStandardisation,
+)
 from torchmusic.embed.windows import clip_windows
 from torchmusic.errors import DataError, ParameterError
-from torchmusic.features.config import FeatureConfig
 
-MFCC_VERSION = "1"
-
-
-class Embedder(abc.ABC):
-    """Base class: ``embed_waveform(y) -> (dim,)`` float32, L2-normalised.
-
-    Attributes
-    ----------
-    feature : FeatureConfig
-        Audio is loaded at ``feature.sr``.
-    device : torch.device
-    """
-
-    feature: FeatureConfig
-    device: torch.device
-
-    @property
-    @abc.abstractmethod
-    def info(self) -> ModelInfo:
-        """Name, version, dimension and fingerprint of the model."""
-
-    @property
-    def dim(self) -> int:
-        """Embedding size."""
-        return self.info.dim
-
-    @abc.abstractmethod
-    def embed_waveform(self, y: torch.Tensor) -> np.ndarray:
-        """Track embedding ``(dim,)`` float32 (unit norm) of a mono waveform at ``feature.sr``."""
-
-    def load(self, path: str | os.PathLike[str]) -> torch.Tensor:
-        """Mono waveform of ``path`` at ``feature.sr`` (:class:`AudioFileError` if unreadable)."""
-        y, _ = audio.load(path, sr=self.feature.sr, mono=True)
-        if y.numel() == 0:
-            from torchmusic.errors import AudioFileError
-
-            raise AudioFileError(f"audio file {str(path)!r} holds no samples")
-        return y
-
-    def embed_file(self, path: str | os.PathLike[str]) -> np.ndarray:
-        """Track embedding ``(dim,)`` of an audio file.
-
-        Examples
-        --------
-        >>> get_embedder("mfcc").embed_file("song.ogg").shape  # doctest: +SKIP
-        (20,)
-        """
-        return self.embed_waveform(self.load(path))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.info.describe()})"
-
-
-def _unit(v: torch.Tensor) -> np.ndarray:
-    return F.normalize(v.float(), dim=-1).cpu().numpy().astype(np.float32)
-
-
-class MFCCEmbedder(Embedder):
-    """Mean over time of a track's MFCCs (``n_mfcc`` numbers), L2-normalised.
-
-    Parameters
-    ----------
-    n_mfcc : int
-        Coefficients per frame.
-    drop_c0 : bool
-        Leave out the 0th coefficient (overall loudness). It is an order of
-        magnitude larger than the others, so cosine similarity would rank tracks
-        by loudness alone.
-    sr : int
-        Sample rate audio is loaded at.
-    device : str or torch.device
-
-    Examples
-    --------
-    >>> emb = MFCCEmbedder()
-    >>> emb.embed_waveform(torch.randn(22050)).shape
-    (19,)
-    """
-
-    def __init__(
-        self,
-        *,
-        n_mfcc: int = 20,
-        drop_c0: bool = True,
-        sr: int = 22050,
-        device: str | torch.device = "cpu",
-    ) -> None:
-        if not isinstance(n_mfcc, int) or isinstance(n_mfcc, bool) or n_mfcc < 2:
-            raise ParameterError(f"n_mfcc={n_mfcc!r} must be an int >= 2")
-        self.feature = FeatureConfig(kind="mfcc", n_mfcc=n_mfcc, sr=sr)
-        self.drop_c0 = bool(drop_c0)
-        self.device = torch.device(device)
-        dim = n_mfcc - 1 if self.drop_c0 else n_mfcc
-        key = f"mfcc-mean:{MFCC_VERSION}:{self.feature.fingerprint()}:drop_c0={self.drop_c0}"
-        self._info = ModelInfo(
-            name="mfcc",
-            version=MFCC_VERSION,
-            dim=dim,
-            fingerprint=hashlib.sha256(key.encode()).hexdigest()[:32],
-            source="mfcc",
-        )
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._info
-
-    def embed_waveform(self, y: torch.Tensor) -> np.ndarray:
-        if y.ndim != 1 or y.numel() == 0:
-            raise ParameterError(f"y must be a non-empty 1-D waveform, got shape {tuple(y.shape)}")
-        with torch.inference_mode():
-            mfcc = self.feature.compute(y.to(self.device, torch.float32))
-        mean = mfcc.mean(dim=-1)
-        return _unit(mean[1:] if self.drop_c0 else mean)
-
+__all__ = [
+    "MFCC_MEAN_VERSION",
+    "MFCC_VERSION",
+    "ClassifierEmbedder",
+    "Embedder",
+    "MFCCEmbedder",
+    "MFCCMeanEmbedder",
+    "MFCCStandardisation",
+    "NetworkEmbedder",
+    "get_embedder",
+]
 
 class _WindowedEmbedder(Embedder):
     """Shared window -> batch -> pool logic of the network embedders."""

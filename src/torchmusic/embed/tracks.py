@@ -22,12 +22,17 @@ from torchmusic.errors import ParameterError, TorchMusicError
 
 @dataclasses.dataclass
 class EmbeddedFile:
-    """One file's outcome in :func:`iter_embeddings`: a vector, or the error that stopped it."""
+    """One file's outcome in :func:`iter_embeddings`: a vector, or the error that stopped it.
+
+    ``raw`` holds the raw features the vector was computed from when the embedder
+    keeps any (the ``mfcc`` embedder's raw MFCC statistics; None otherwise).
+    """
 
     path: Path
     vector: np.ndarray | None
     duration: float = 0.0
     error: str | None = None
+    raw: np.ndarray | None = None
 
 
 @dataclasses.dataclass
@@ -116,10 +121,10 @@ def iter_embeddings(
         if isinstance(y, BaseException):
             return EmbeddedFile(path, None, error=_message(y))
         try:
-            vector = embedder.embed_waveform(y)
+            vector, raw = embedder.embed_with_raw(y)
         except (TorchMusicError, MemoryError) as exc:
             return EmbeddedFile(path, None, error=_message(exc))
-        return EmbeddedFile(path, vector, duration=y.shape[-1] / sr)
+        return EmbeddedFile(path, vector, duration=y.shape[-1] / sr, raw=raw)
 
     if workers == 0:
         for path in paths:

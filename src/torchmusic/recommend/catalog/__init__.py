@@ -1,7 +1,8 @@
 """Track catalogs: embeddings in SQLite (WAL), searched through a FAISS index on disk.
 
 - :class:`Catalog`: ``add(paths, embedder=...)``, ``add_embeddings``, ``remove``,
-  ``similar(query, k)``, ``rebuild_index()``, ``len()``, ``info()``.
+  ``similar(query, k)``, ``rebuild_index()``, ``restandardise()`` (``mfcc``
+  catalogs), ``len()``, ``info()``.
 - :func:`build_catalog` / :func:`build_demo_catalog`: one call from audio to a
   catalog (and, for the demo, a printable table of nearest neighbours).
 
@@ -18,7 +19,13 @@ Examples
 
 from __future__ import annotations
 
-from torchmusic.recommend.catalog.catalog import AddReport, Catalog, Neighbor, RemoveReport
+from torchmusic.recommend.catalog.catalog import (
+    AddReport,
+    Catalog,
+    Neighbor,
+    RemoveReport,
+    RestandardiseReport,
+)
 from torchmusic.recommend.catalog.demo import DemoCatalog, build_catalog, build_demo_catalog
 from torchmusic.recommend.catalog.index import DEFAULT_NPROBE, EXACT_MAX_TRACKS, build_index
 
@@ -30,6 +37,7 @@ __all__ = [
     "DemoCatalog",
     "Neighbor",
     "RemoveReport",
+    "RestandardiseReport",
     "build_catalog",
     "build_demo_catalog",
     "build_index",

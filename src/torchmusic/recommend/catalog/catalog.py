@@ -19,6 +19,10 @@ SQLite is the source of truth; the index file is a cache of it. Guarantees:
   snapshot, and an open catalog catches its in-memory index up with the rows
   added and removed since (ids are never reused).
 - Embeddings from another model (fingerprint) or of another size are refused.
+- An ``mfcc`` v2 catalog keeps every track's raw MFCC statistics (table
+  ``raw_features``), so :meth:`Catalog.restandardise` refits the standardisation
+  on the catalog's own tracks and rewrites every embedding in one transaction,
+  without the audio (v1 catalogs are upgraded by re-reading their files).
 
 A ``Catalog`` object is for one thread; open one per thread or process.
 """
@@ -129,6 +133,58 @@ class RemoveReport:
     missing: list[str]
 
 
+@dataclasses.dataclass
+class RestandardiseReport:
+    """Outcome of :meth:`Catalog.restandardise`.
+
+    Attributes
+    ----------
+    tracks : int
+        Tracks whose embeddings were rewritten (all of them).
+    from_stored : int
+        Of those, tracks whose stored raw statistics were used.
+    from_audio : int
+        Tracks whose audio files were read again (v1 catalogs, or tracks added as
+        precomputed embeddings).
+    old_model, new_model : ModelInfo
+    generation : int
+        Catalog generation after the rewrite.
+    index : str
+        The rebuilt index (:meth:`Catalog.rebuild_index`).
+    """
+
+    tracks: int
+    from_stored: int
+    from_audio: int
+    old_model: ModelInfo
+    new_model: ModelInfo
+    generation: int
+    index: str
+
+    def summary(self) -> str:
+        """Human-readable lines."""
+        return (
+            f"restandardised {self.tracks} track(s) ({self.from_stored} from stored MFCC "
+            f"statistics, {self.from_audio} from their audio files)\n"
+            f"model {self.old_model.describe()} -> {self.new_model.describe()}\n"
+            f"rebuilt {self.index}"
+        )
+
+
+def reindex_advice(model: ModelInfo | None, root: str | os.PathLike[str]) -> str | None:
+    """Why and how a catalog of ``model`` should be reindexed, or None when it need not be.
+
+    A catalog built with the legacy ``mfcc`` v1 (MFCC mean) embedder is upgraded by
+    ``torchmusic catalog reindex --restandardise``. Torch-free (``catalog info``).
+    """
+    if model is not None and model.name == "mfcc" and model.version == "1":
+        return (
+            "built with the legacy mfcc v1 embedder (MFCC mean, poor similarity): upgrade it "
+            f"to mfcc v2 with 'torchmusic catalog reindex --catalog {root} --restandardise'"
+        )
+    return None
+
+
 def _check_k(k: int) -> int:
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ParameterError(f"k={k!r} must be a positive integer")
@@ -192,6 +248,7 @@ class Catalog:
         self._pid = -1
         self._index: Any = None
         self._index_gen = -1
+        self._index_fp = ""  # fingerprint of the model the in-memory index holds vectors of
         self._unsaved = False
         self._embedders: dict[str, Any] = {}
 
@@ -251,6 +308,9 @@ class Catalog:
     def info(self) -> dict[str, Any]:
         """Tracks, generation, model and index state, as a JSON-ready dict.
 
+        ``needs_reindex`` is None, or a sentence naming the command that upgrades
+        the catalog (a catalog built with the legacy ``mfcc`` v1 embedder).
+
         Examples
         --------
         >>> Catalog("my_catalog").info()["tracks"]  # doctest: +SKIP
@@ -275,6 +335,7 @@ class Catalog:
             "tracks": n,
             "generation": self.generation,
             "model": None if model is None else model.to_dict(),
+            "needs_reindex": reindex_advice(model, self.root),
             "index": {
                 "file": str(self.index_path),
                 "state": state,
@@ -311,16 +372,16 @@ class Catalog:
 
     # -- model ---------------------------------------------------------------------------
     def embedder(self, *, device: str = "cpu"):
-        """The catalog's own embedder (its model file copy, or ``"mfcc"``).
+        """The catalog's own embedder (its model file copy, or ``"mfcc"`` with the
+        version, settings and statistics the catalog recorded).
 
         Raises
         ------
         DataError
             Empty catalog (no model yet), or the model file is missing or changed.
         """
-        if device in self._embedders:
-            return self._embedders[device]
-        from torchmusic.embed.embedders import MFCCEmbedder, get_embedder
+        from torchmusic.embed.embedders import get_embedder
+        from torchmusic.embed.mfcc import mfcc_embedder_for
 
         found = store.read_model(self._connection()) if self.exists else None
         if found is None:
@@ -329,8 +390,13 @@ class Catalog:
                 "(--model FILE or 'mfcc')"
             )
         info, details = found
+        cached = self._embedders.get(device)
+        if cached is not None and cached.info.fingerprint == info.fingerprint:
+            return cached  # (a restandardised catalog has a new fingerprint: rebuilt)
         if info.name == "mfcc":
-            embedder = MFCCEmbedder(device=device, **details.get("settings", {}))
+            embedder = mfcc_embedder_for(
+                info.version, details.get("settings", {}), details.get("stats"), device=device
+            )
         else:
             path = self.model_path if self.model_path.is_file() else Path(info.source)
             if not path.is_file():
@@ -356,12 +422,22 @@ class Catalog:
             raise DataError(
                 f"embeddings of dim {info.dim} ({info.describe()}) cannot join catalog "
                 f"{str(self.root)!r}, whose embeddings have dim {have.dim} ({have.describe()})"
+                + (
+                    ": omit --model (or pass 'mfcc') to embed with the catalog's own mfcc version"
+                    if info.name == have.name == "mfcc"
+                    else ""
+                )
             )
         if info.fingerprint != have.fingerprint:
+            hint = "use that model (omit --model) or start a new catalog"
+            if info.name == have.name == "mfcc":
+                hint = (
+                    "omit --model (or pass 'mfcc') to embed with the catalog's own mfcc "
+                    "version and statistics, or start a new catalog"
+                )
             raise DataError(
                 f"embeddings from model {info.describe()} cannot join catalog "
-                f"{str(self.root)!r}, built with model {have.describe()}: use that model "
-                "(omit --model) or start a new catalog"
+                f"{str(self.root)!r}, built with model {have.describe()}: {hint}"
             )
         return have
 
@@ -369,20 +445,32 @@ class Catalog:
         """Record the model inside the caller's write transaction, if not recorded yet."""
         if self._check_model(conn, info) is not None:
             return
+        store.write_model(conn, info, self._model_details(info, embedder))
+
+    def _model_details(self, info: ModelInfo, embedder: Any) -> dict[str, Any]:
+        """What the model record needs to rebuild the embedder (copies a model file)."""
         details: dict[str, Any] = {}
-        if info.name == "mfcc" and embedder is not None:
-            details["settings"] = {
-                "n_mfcc": embedder.feature.n_mfcc,
-                "drop_c0": embedder.drop_c0,
-                "sr": embedder.feature.sr,
-            }
+        if info.name == "mfcc":
+            if embedder is None:  # precomputed embeddings: only the defaults are known
+                from torchmusic.embed.mfcc import MFCCEmbedder, MFCCMeanEmbedder
+
+                embedder = MFCCMeanEmbedder() if info.version == "1" else MFCCEmbedder()
+                if embedder.info.fingerprint != info.fingerprint:
+                    raise DataError(
+                        f"precomputed embeddings of {info.describe()} were made with MFCC "
+                        "settings or statistics other than the defaults, which the catalog "
+                        "cannot recover: add the audio with Catalog.add(..., embedder=...)"
+                    )
+            details["settings"] = dict(embedder.settings)
+            if getattr(embedder, "stats", None) is not None:
+                details["stats"] = embedder.stats.to_dict()
         elif info.source and Path(info.source).is_file():
             # A copy keeps the catalog usable when the original file moves or changes.
             tmp = self.model_path.with_name(f".{MODEL_NAME}.{os.getpid()}.tmp")
             shutil.copyfile(info.source, tmp)
             os.replace(tmp, self.model_path)
             details["file"] = MODEL_NAME
-        store.write_model(conn, info, details)
+        return details
 
     # -- adding --------------------------------------------------------------------------
     def add(
@@ -406,7 +494,9 @@ class Catalog:
             Audio files and folders (searched recursively for ``extensions``).
         embedder : Embedder, str or os.PathLike, optional
             ``"mfcc"``, a model file or an :class:`~torchmusic.embed.Embedder`.
-            Default: the catalog's own model (required for a new catalog).
+            Default: the catalog's own model (required for a new catalog). ``"mfcc"``
+            on a catalog built with ``mfcc`` means the catalog's own mfcc embedder
+            (its version and statistics, e.g. after :meth:`restandardise`).
         device : str
             Where features and networks run.
         workers : int, optional
@@ -442,7 +532,13 @@ class Catalog:
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ParameterError(f"batch_size={batch_size!r} must be a positive integer")
         _check_workers(workers)
-        if embedder is None:
+        own_mfcc = (
+            isinstance(embedder, str)
+            and embedder.lower() == "mfcc"
+            and (model := self.model) is not None
+            and model.name == "mfcc"
+        )
+        if embedder is None or own_mfcc:
             emb = self.embedder(device=device)
         else:
             emb = get_embedder(embedder, device=device)
@@ -474,6 +570,7 @@ class Catalog:
                     seen[digest] = -1
                     todo.append(path)
             rows = []
+            raw: dict[str, np.ndarray] = {}
             for item in iter_embeddings(todo, emb, workers=workers):
                 if item.vector is None:
                     report.failed.append(FailedFile(item.path, item.error or "unknown error"))
@@ -483,8 +580,10 @@ class Catalog:
                 meta.update(self._user_metadata(metadata, item.path))
                 vector = _unit_rows(item.vector, emb.info.dim, what="embeddings")[0]
                 rows.append((str(item.path), hashes[item.path], meta, vector))
+                if item.raw is not None:
+                    raw[hashes[item.path]] = item.raw
             if rows:
-                seen.update(self._insert(conn, rows, emb.info, emb, report))
+                seen.update(self._insert(conn, rows, emb.info, emb, report, raw=raw))
             bar.update(len(batch))
             if on_batch is not None:
                 on_batch(report)
@@ -514,8 +613,11 @@ class Catalog:
         info: ModelInfo,
         embedder: Any,
         report: AddReport,
+        *,
+        raw: Mapping[str, np.ndarray] | None = None,
     ) -> dict[str, int]:
-        """One write transaction: bind the model if new, bump the generation, insert rows.
+        """One write transaction: bind the model if new, bump the generation, insert rows
+        (and their raw features, ``content hash -> vector``, when the embedder has any).
 
         Returns ``content hash -> id`` of the rows inserted.
         """
@@ -523,6 +625,8 @@ class Catalog:
             self._bind_model(conn, info, embedder)
             gen = store.bump_generation(conn)
             new = {h: i for i, h in store.insert_tracks(conn, rows, gen=gen)}
+            if raw:
+                store.write_raw_features(conn, [(i, raw[h]) for h, i in new.items() if h in raw])
         for path, digest, _, _ in rows:
             if digest in new:
                 report.added.append((new[digest], Path(path)))
@@ -660,6 +764,12 @@ class Catalog:
     def _ensure_index(self, conn: sqlite3.Connection, dim: int, fingerprint: str, *, report: bool):
         """The in-memory index at the snapshot's generation (call inside a read transaction)."""
         gen, n = store.generation(conn), store.count(conn)
+        if self._index is not None and self._index_fp != fingerprint:
+            # Another model since (restandardised): every vector was rewritten.
+            self._index, self._index_gen = None, -1
+            if report:
+                self._report("the catalog's model changed (restandardised); index reloaded")
+        self._index_fp = fingerprint
         if self._index is not None and self._index_gen == gen:
             return self._index
         if self._index is not None:
@@ -721,8 +831,201 @@ class Catalog:
             ids, vectors = store.all_vectors(conn, model.dim)
             gen = store.generation(conn)
         self._index, self._index_gen = build_index(ids, vectors), gen
+        self._index_fp = model.fingerprint
         self._write_index(self._index, gen, model.fingerprint)
         return f"{index_kind(self._index)} index of {len(ids)} tracks at generation {gen}"
+
+    # -- restandardising ---------------------------------------------------------------
+    def restandardise(
+        self, *, device: str = "cpu", workers: int | None = None, progress: bool = False
+    ) -> RestandardiseReport:
+        """Refit an ``mfcc`` catalog's standardisation on its own tracks and rewrite every vector.
+
+        The per-dimension mean and standard deviation of the tracks' raw MFCC
+        statistics (:class:`~torchmusic.embed.mfcc.MFCCStandardisation`) replace the
+        ones the catalog was built with (the shipped reference statistics, or an
+        earlier refit); every embedding is recomputed from the raw statistics, the
+        model record gets the new statistics and fingerprint, and the index is
+        rebuilt. A catalog built with the legacy ``mfcc`` v1 embedder is upgraded to
+        v2 the same way.
+
+        Raw statistics come from the catalog (table ``raw_features``, written by
+        every add with the v2 embedder); tracks without them (a v1 catalog; tracks
+        added as precomputed embeddings) are read again from their files, which must
+        still exist with the content they were added with.
+
+        Nothing changes unless everything succeeds: missing, changed or unreadable
+        files are refused, naming them, before any write; the model record, the
+        vectors and the raw statistics are rewritten in one write transaction (a
+        killed process leaves the old catalog); a catalog written to by another
+        process meanwhile is refused (run it again).
+
+        Parameters
+        ----------
+        device : str
+            Where the MFCCs of re-read files are computed.
+        workers : int, optional
+            Decoding threads for re-read files (default up to 4).
+        progress : bool
+            Progress bar on stderr while files are re-read.
+
+        Returns
+        -------
+        RestandardiseReport
+
+        Raises
+        ------
+        ParameterError
+            The catalog's model is not ``mfcc`` (a network's embeddings have no
+            per-dimension statistics to refit).
+        DataError
+            No catalog, fewer than 2 tracks, files missing, changed or unreadable,
+            or a concurrent write.
+
+        Examples
+        --------
+        >>> print(Catalog("cat").restandardise().summary())  # doctest: +SKIP
+        restandardised 120 track(s) (120 from stored MFCC statistics, 0 from their audio files)
+        model mfcc v2, dim 60, fingerprint 76f3f6d0f644 -> mfcc v2, dim 60, fingerprint 0c1d...
+        rebuilt flat index of 120 tracks at generation 9
+        """
+        from torchmusic.embed.mfcc import LAYOUT, MFCCEmbedder, fit_mfcc_standardisation
+        from torchmusic.embed.tracks import _check_workers
+
+        _check_workers(workers)
+        conn = self._connection()
+        where = str(self.root)
+        found = store.read_model(conn)
+        if found is None:
+            raise DataError(f"catalog {where!r} is empty: nothing to restandardise")
+        old, details = found
+        if old.name != "mfcc":
+            raise ParameterError(
+                f"--restandardise refits the per-dimension statistics of an mfcc catalog; "
+                f"catalog {where!r} holds embeddings of {old.describe()}, which have none to "
+                "refit (rebuild the index with 'torchmusic catalog reindex' alone)"
+            )
+        if old.version not in ("1", "2"):
+            raise DataError(
+                f"catalog {where!r} holds mfcc v{old.version} embeddings, unknown to this "
+                "torchmusic: upgrade torchmusic"
+            )
+        settings = dict(details.get("settings", {}))
+        n_mfcc, sr = int(settings.get("n_mfcc", 20)), int(settings.get("sr", 22050))
+        delta_width = int(settings.get("delta_width", 9))
+        dim = len(LAYOUT) * n_mfcc
+        with transaction(conn):  # one snapshot
+            gen = store.generation(conn)
+            tracks = conn.execute("SELECT id, path, content_hash FROM tracks ORDER BY id").fetchall()
+            stored = store.raw_features(conn, dim) if old.version == "2" else {}
+        if len(tracks) < 2:
+            raise DataError(
+                f"catalog {where!r} has {len(tracks)} track(s): fitting per-dimension statistics "
+                "needs at least 2"
+            )
+        todo = [(int(i), Path(p), h) for i, p, h in tracks if int(i) not in stored]
+        raw = dict(stored)
+        if todo:
+            raw.update(self._reread_raw(todo, n_mfcc, sr, delta_width, device, workers, progress))
+        ids = [int(r[0]) for r in tracks]
+        matrix = np.stack([raw[i] for i in ids]).astype(np.float32)
+        stats = fit_mfcc_standardisation(
+            matrix,
+            fitted_on=f"catalog {where}: {len(ids)} tracks",
+            n_mfcc=n_mfcc,
+            sr=sr,
+            delta_width=delta_width,
+            provenance={
+                "catalog": where,
+                "command": f"torchmusic catalog reindex --catalog {where} --restandardise",
+                "generation": gen,
+            },
+        )
+        embedder = MFCCEmbedder(
+            n_mfcc=n_mfcc, sr=sr, delta_width=delta_width, stats=stats, device=device
+        )
+        vectors = _unit_rows(embedder.standardise(matrix), embedder.dim, what="embeddings")
+        new = embedder.info
+        with transaction(conn, write=True):
+            if store.generation(conn) != gen:
+                raise DataError(
+                    f"catalog {where!r} was changed by another process while its statistics "
+                    "were refitted; nothing was changed: run the command again"
+                )
+            store.write_model(conn, new, self._model_details(new, embedder), replace=True)
+            store.update_embeddings(conn, ids, vectors)
+            store.write_raw_features(conn, zip(ids, matrix, strict=True))
+            generation = store.bump_generation(conn)
+        self._embedders.clear()
+        self._index, self._index_gen, self._index_fp = None, -1, ""
+        index = self.rebuild_index()
+        return RestandardiseReport(
+            tracks=len(ids),
+            from_stored=len(ids) - len(todo),
+            from_audio=len(todo),
+            old_model=old,
+            new_model=new,
+            generation=generation,
+            index=index,
+        )
+
+    def _reread_raw(
+        self,
+        todo: list[tuple[int, Path, str]],
+        n_mfcc: int,
+        sr: int,
+        delta_width: int,
+        device: str,
+        workers: int | None,
+        progress: bool,
+    ) -> dict[int, np.ndarray]:
+        """Raw MFCC statistics of tracks from their files; :class:`DataError` naming every
+        missing, changed or unreadable file (nothing is written)."""
+        from torchmusic.embed.mfcc import MFCCEmbedder, MFCCStandardisation
+        from torchmusic.embed.tracks import iter_embeddings
+
+        where = str(self.root)
+
+        def refuse(problem: str, bad: list[str]) -> DataError:
+            shown = "\n".join(f"  {b}" for b in bad[:20])
+            more = f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else ""
+            return DataError(
+                f"cannot restandardise catalog {where!r}: {len(bad)} track(s) have no stored "
+                f"MFCC statistics and {problem}; nothing was changed. Restore the files, or "
+                f"remove those tracks ('torchmusic catalog remove ID... --catalog {where}'):\n"
+                f"{shown}{more}"
+            )
+
+        missing = [f"{i}: {p}" for i, p, _ in todo if not p.is_file()]
+        if missing:
+            raise refuse("their audio files are missing", missing)
+        changed = []
+        for i, p, digest in todo:
+            try:
+                if content_hash(p) != digest:
+                    changed.append(f"{i}: {p}")
+            except (AudioFileError, OSError) as exc:
+                changed.append(f"{i}: {p} ({exc})")
+        if changed:
+            raise refuse("their files changed since they were added", changed)
+        identity = MFCCStandardisation.identity(n_mfcc=n_mfcc, sr=sr, delta_width=delta_width)
+        probe = MFCCEmbedder(
+            n_mfcc=n_mfcc, sr=sr, delta_width=delta_width, stats=identity, device=device
+        )
+        out: dict[int, np.ndarray] = {}
+        failed: list[str] = []
+        by_path = {p: i for i, p, _ in todo}
+        bar = tqdm(total=len(todo), desc="restandardise", unit="file", disable=not progress)
+        for item in iter_embeddings([p for _, p, _ in todo], probe, workers=workers):
+            bar.update(1)
+            if item.raw is None:
+                failed.append(f"{by_path[item.path]}: {item.path} ({item.error})")
+            else:
+                out[by_path[item.path]] = item.raw
+        bar.close()
+        if failed:
+            raise refuse("their audio files cannot be read", failed)
+        return out
 
     # -- searching -----------------------------------------------------------------------
     def similar(
@@ -775,6 +1078,12 @@ class Catalog:
         vector, self_id = self._query_vector(conn, query, model, device=device)
         exclude = {self_id} if exclude_self and self_id is not None else set()
         with transaction(conn):
+            now = store.read_model(conn)
+            if now is None or now[0].fingerprint != model.fingerprint:
+                raise DataError(
+                    f"the model of catalog {str(self.root)!r} changed while this query ran "
+                    "(restandardised, or the catalog was rebuilt): run the query again"
+                )
             index = self._ensure_index(conn, model.dim, model.fingerprint, report=True)
             want = min(k + len(exclude), int(index.ntotal))
             if want == 0:

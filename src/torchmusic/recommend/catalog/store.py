@@ -8,6 +8,15 @@ Schema (``catalog.sqlite``, WAL journal)::
              metadata JSON, embedding BLOB (dim little-endian float32),
              added_generation, added_at)
     removed (id INTEGER PRIMARY KEY, generation)    ids removed, and when
+    raw_features (id INTEGER PRIMARY KEY, features BLOB)
+                                                    per-track raw statistics of the
+                                                    "mfcc" v2 embedder (little-endian
+                                                    float32), so the standardisation
+                                                    can be refitted without the audio
+
+``raw_features`` came after schema version 1 without a version bump: it is
+optional (catalogs from before have none, and it is created by the first write
+that needs it), and older torchmusic versions ignore it.
 
 Every write transaction increments ``generation``. Rows remember the generation
 that added them and ``removed`` the one that deleted them, so an index built at
@@ -62,7 +71,9 @@ CREATE INDEX IF NOT EXISTS tracks_path ON tracks (path);
 CREATE INDEX IF NOT EXISTS tracks_added ON tracks (added_generation);
 CREATE TABLE IF NOT EXISTS removed (id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS removed_generation ON removed (generation);
+CREATE TABLE IF NOT EXISTS raw_features (id INTEGER PRIMARY KEY, features BLOB NOT NULL);
 """
+_RAW_TABLE = "CREATE TABLE IF NOT EXISTS raw_features (id INTEGER PRIMARY KEY, features BLOB NOT NULL)"
 
 
 def connect(db_path: Path, *, create: bool) -> sqlite3.Connection:
@@ -154,11 +165,14 @@ def read_model(conn: sqlite3.Connection) -> tuple[ModelInfo, dict[str, Any]] | N
     return info, json.loads(row[5])
 
 
-def write_model(conn: sqlite3.Connection, info: ModelInfo, details: dict[str, Any]) -> None:
-    """Record the catalog's model (inside the caller's write transaction)."""
+def write_model(
+    conn: sqlite3.Connection, info: ModelInfo, details: dict[str, Any], *, replace: bool = False
+) -> None:
+    """Record the catalog's model (inside the caller's write transaction); ``replace``
+    overwrites the one recorded (when every embedding is rewritten in the same transaction)."""
     conn.execute(
-        "INSERT INTO model (id, name, version, dim, fingerprint, source, details) "
-        "VALUES (1, ?, ?, ?, ?, ?, ?)",
+        f"INSERT {'OR REPLACE ' if replace else ''}INTO model "
+        "(id, name, version, dim, fingerprint, source, details) VALUES (1, ?, ?, ?, ?, ?, ?)",
         (info.name, info.version, info.dim, info.fingerprint, info.source, json.dumps(details)),
     )
 
@@ -209,6 +223,50 @@ def delete_tracks(conn: sqlite3.Connection, ids: Sequence[int], *, gen: int) -> 
     """Delete tracks and record their ids as removed at ``gen`` (caller's write transaction)."""
     conn.executemany("DELETE FROM tracks WHERE id = ?", [(i,) for i in ids])
     conn.executemany("INSERT OR REPLACE INTO removed VALUES (?, ?)", [(i, gen) for i in ids])
+    if _has_raw_table(conn):
+        conn.executemany("DELETE FROM raw_features WHERE id = ?", [(i,) for i in ids])
+
+
+def update_embeddings(
+    conn: sqlite3.Connection, ids: Sequence[int], vectors: np.ndarray
+) -> None:
+    """Overwrite the embeddings of tracks ``ids`` (caller's write transaction)."""
+    conn.executemany(
+        "UPDATE tracks SET embedding = ? WHERE id = ?",
+        [(encode_vector(v), int(i)) for i, v in zip(ids, vectors, strict=True)],
+    )
+
+
+# -- raw features ---------------------------------------------------------------------------
+def _has_raw_table(conn: sqlite3.Connection) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'raw_features'"
+        ).fetchone()
+        is not None
+    )
+
+
+def write_raw_features(
+    conn: sqlite3.Connection, rows: Iterable[tuple[int, np.ndarray]]
+) -> None:
+    """Store ``(id, raw feature vector)`` rows (caller's write transaction; replaces)."""
+    conn.execute(_RAW_TABLE)
+    conn.executemany(
+        "INSERT OR REPLACE INTO raw_features (id, features) VALUES (?, ?)",
+        [(int(i), encode_vector(v)) for i, v in rows],
+    )
+
+
+def raw_features(conn: sqlite3.Connection, dim: int) -> dict[int, np.ndarray]:
+    """``id -> raw feature vector (dim,)`` of the tracks that have one (none in old catalogs)."""
+    if not _has_raw_table(conn):
+        return {}
+    rows = conn.execute(
+        "SELECT r.id, r.features FROM raw_features r JOIN tracks t ON t.id = r.id ORDER BY r.id"
+    ).fetchall()
+    vectors = decode_vectors([r[1] for r in rows], dim, what="raw features")
+    return {int(r[0]): v for r, v in zip(rows, vectors, strict=True)}
 
 
 def encode_vector(vector: np.ndarray) -> bytes:
@@ -216,14 +274,14 @@ def encode_vector(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype="<f4").tobytes()
 
 
-def decode_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+def decode_vectors(blobs: Sequence[bytes], dim: int, *, what: str = "embeddings") -> np.ndarray:
     """``(n, dim)`` float32 from ``embedding`` BLOBs (:class:`DataError` on a wrong size)."""
     if not blobs:
         return np.zeros((0, dim), np.float32)
     raw = b"".join(blobs)
     if len(raw) != len(blobs) * dim * 4:
         raise DataError(
-            f"catalog embeddings do not all have dim {dim}: the database is corrupt; "
+            f"catalog {what} do not all have dim {dim}: the database is corrupt; "
             "rebuild the catalog"
         )
     return np.frombuffer(raw, dtype="<f4").reshape(len(blobs), dim).astype(np.float32)
