@@ -1,6 +1,7 @@
 """Audio similarity: precision@10 of retrieving other clips of the same recording.
 
-Run: ``python benchmarks/audio_similarity.py [--epochs 80] [--threads 1] [--out bench_out]``
+Run: ``python benchmarks/audio_similarity.py [--epochs 80] [--threads 1] [--out bench_out]
+[--no-training]`` (``--no-training``: only the embedders that need no training, ~1 min)
 
 Test pool: every recording of at least 33 s from ``../shared/data/recordings``
 (real music, a humpback whale, ...) and every other Wesnoth music track (Debian
@@ -11,8 +12,11 @@ neighbours come from the query's recording (random ranking: ~10/(N-1)).
 
 Contenders:
 
-- ``mfcc-mean``: mean MFCCs of the clip (c0 left out), no training;
-- ``mfcc-mean+c0``: the same with the loudness coefficient kept (ablation);
+- ``mfcc v1 (mean)``: mean MFCCs of the clip (c0 left out), no training (the
+  legacy ``mfcc`` embedder, :class:`~torchmusic.embed.MFCCMeanEmbedder`);
+- ``mfcc v1 with c0``: the same with the loudness coefficient kept (ablation);
+- ``mfcc v2 (standardised statistics)``: the ``mfcc`` embedder: means and stds of
+  the MFCCs and stds of their deltas, standardised with the shipped statistics;
 - ``autoencoder`` and ``contrastive``: trained with :func:`train_embedder` on the
   *other* Wesnoth tracks (disjoint from the test pool), 1.5 s crops of 64-band
   log-mel; a 3 s clip is two windows, pooled;
@@ -109,11 +113,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=str(DEFAULT_OUT))
+    parser.add_argument(
+        "--no-training", action="store_true", help="skip the autoencoder and contrastive rows"
+    )
     args = parser.parse_args()
 
     import torch
 
-    from torchmusic.embed import MFCCEmbedder, get_embedder
+    from torchmusic.embed import MFCCEmbedder, MFCCMeanEmbedder, get_embedder
 
     torch.set_num_threads(args.threads)
     out = Path(args.out) / "audio_similarity"
@@ -124,12 +131,13 @@ def main() -> None:
     source = np.array(source)
 
     contenders: dict[str, Any] = {
-        "mfcc-mean": MFCCEmbedder(),
-        "mfcc-mean+c0": MFCCEmbedder(drop_c0=False),
+        "mfcc v1 (mean)": MFCCMeanEmbedder(),
+        "mfcc v1 with c0": MFCCMeanEmbedder(drop_c0=False),
+        "mfcc v2 (standardised statistics)": MFCCEmbedder(),
         "classifier:drums": get_embedder("drums"),
     }
     train_seconds: dict[str, float] = {}
-    for seed in args.seeds:
+    for seed in [] if args.no_training else args.seeds:
         for kind in ("autoencoder", "contrastive"):
             model_file, seconds = train(kind, train_files, out, epochs=args.epochs, seed=seed)
             name = kind if len(args.seeds) == 1 else f"{kind} (seed {seed})"
