@@ -164,6 +164,7 @@ def test_every_shipped_recipe_loads_without_warnings(name):
         "vocoder-": VocoderTrainConfig,
         "denoise-": DenoiseTrainConfig,
         "gan-": GanTrainConfig,
+        "embed-": EmbedTrainConfig,
     }
     kind = next((k for p, k in by_prefix.items() if name.startswith(p)), None)
     with warnings.catch_warnings():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,7 +12,11 @@ import torch.nn.functional as F
 
 from torchmusic.data.tracks import feature_pad_value
 from torchmusic.errors import DataError
-from torchmusic.training.embed.settings import CONTRASTIVE_AUGMENT, EmbedTrainConfig
+from torchmusic.training.embed.settings import (
+    CONTRASTIVE_AUGMENT,
+    EmbedTrainConfig,
+    is_music_augment,
+)
 
 
 class TrackCrops(torch.utils.data.Dataset):
@@ -109,23 +114,56 @@ class EmbedData:
         self.train_ids, self.val_ids = train, valid
         contrastive = CONTRASTIVE_AUGMENT if cfg.augment is None else cfg.augment
         self.augment = contrastive if self.views == 2 else None
+        # The music views are time-stretched: their crops hold enough frames for the
+        # slowest tempo factor, and the augmentation resamples them to n_frames.
+        self.music = self.augment is not None and is_music_augment(self.augment)
+        stretch = float(self.augment.get("time_stretch", 0.0)) if self.music else 0.0
+        self.crop_frames = math.ceil(self.n_frames * (1 + stretch))
 
-    def _crops(self, ids: list[int], *, n: int, seed: int | None) -> TrackCrops:
+    def _crops(
+        self, ids: list[int], *, n: int, seed: int | None, frames: int | None = None
+    ) -> TrackCrops:
         return TrackCrops(
             [self.arrays[i] for i in ids],
-            n_frames=self.n_frames,
+            n_frames=frames or self.n_frames,
             views=self.views,
             clips_per_track=n,
             pad_values=[self.pads[i] for i in ids],
             seed=seed,
         )
 
+    def sample_weights(self, ids: list[int]) -> list[float] | None:
+        """Draw weight of each track under ``cfg.sampling`` (None: every track equally).
+
+        ``sqrt_duration`` draws a 4-minute track ~15x as often as a 1 s drum hit,
+        instead of 240x (``duration``) or 1x (``uniform``): long tracks hold more
+        distinct music, yet short items are not drowned out.
+        """
+        if self.cfg.sampling == "uniform":
+            return None
+        seconds = [
+            max(1, self.arrays[i].shape[-1]) * self.feature.hop_length / self.feature.sr
+            for i in ids
+        ]
+        power = 0.5 if self.cfg.sampling == "sqrt_duration" else 1.0
+        return [s**power for s in seconds]
+
     def train_loader(self) -> torch.utils.data.DataLoader:
         cfg = self.cfg
+        crops = self._crops(
+            self.train_ids, n=cfg.clips_per_track, seed=None, frames=self.crop_frames
+        )
+        weights = self.sample_weights(self.train_ids)
+        sampler = None
+        if weights is not None:
+            # Items are tracks (index % n_tracks): weight every item of a track alike.
+            per_item = [weights[i % len(weights)] for i in range(len(crops))]
+            sampler = torch.utils.data.WeightedRandomSampler(per_item, num_samples=len(crops))
         return torch.utils.data.DataLoader(
-            self._crops(self.train_ids, n=cfg.clips_per_track, seed=None),
+            crops,
             batch_size=cfg.batch_size,
-            shuffle=True,
+            shuffle=sampler is None,
+            sampler=sampler,
             # Contrastive batches need negatives: no 1-item last batch.
             drop_last=self.views == 2
             and len(self.train_ids) * cfg.clips_per_track > cfg.batch_size,

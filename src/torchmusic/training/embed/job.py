@@ -105,6 +105,7 @@ def train_embedder(cfg: EmbedTrainConfig, *, progress: bool = True) -> EmbedTrai
         augment=data.augment,
         train_config=cfg.to_dict(),
         scheduler=cfg.scheduler,
+        hop_seconds=feature.hop_length / feature.sr,
     )
     monitor = "val_loss" if val_loader is not None else "train_loss"
     trainer = build_trainer(cfg, run, monitor=monitor, tensorboard=False)

@@ -26,25 +26,41 @@ class EmbedderModule(pl.LightningModule):
         augment: Mapping[str, float] | None,
         train_config: dict[str, Any],
         scheduler: str = "cosine",
+        hop_seconds: float = 512 / 22050,
     ) -> None:
+        from torchmusic.training.embed.settings import is_music_augment
+
         super().__init__()
         self.model, self.kind = model, kind
         self.lr, self.weight_decay, self.max_epochs = lr, weight_decay, max_epochs
         self.augment = dict(augment or {})
+        self.music = is_music_augment(self.augment)
+        self.hop_seconds = hop_seconds
         self.train_config = train_config
         self.scheduler = scheduler
+
+    def _views(self, x: torch.Tensor, *, train: bool) -> torch.Tensor:
+        """Training views of crops ``x``; validation crops pass unchanged (cut to the clip)."""
+        n_frames = self.model.config.n_frames
+        if not (train and self.augment):
+            return x[..., :n_frames]
+        if self.music:
+            from torchmusic.training.embed.augment import augment_views
+
+            return augment_views(
+                x, settings=self.augment, n_frames=n_frames, hop_seconds=self.hop_seconds
+            )
+        from torchmusic.training.augment import augment_batch
+
+        return augment_batch(x[..., :n_frames], settings=self.augment)
 
     def _loss(self, views: torch.Tensor, tracks: torch.Tensor, *, train: bool) -> torch.Tensor:
         from torchmusic.models.embed.contrastive import nt_xent_loss
 
         if self.kind == "autoencoder":
-            x = views[:, 0]
+            x = views[:, 0, :, : self.model.config.n_frames]
             return self.model.reconstruction_loss(x, self.model(x))
-        a, b = views[:, 0], views[:, 1]
-        if train and self.augment:
-            from torchmusic.training.augment import augment_batch
-
-            a, b = augment_batch(a, settings=self.augment), augment_batch(b, settings=self.augment)
+        a, b = self._views(views[:, 0], train=train), self._views(views[:, 1], train=train)
         temperature = self.model.config.temperature
         return nt_xent_loss(self.model(a), self.model(b), temperature=temperature, groups=tracks)
 
