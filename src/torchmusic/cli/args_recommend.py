@@ -177,10 +177,16 @@ def register(
         "then the flags, then '--key value' overrides.",
         epilog=examples(
             "torchmusic train embed --data music/ --arch contrastive --out runs/emb",
-            "torchmusic train embed --config configs/embed.yaml --data music/ --out runs/embed",
+            "torchmusic train embed --config configs/embed-music-cpu.yaml --data "
+            "soundtracks/manifest.csv drums/drums/drums_fold0.csv --data_split train",
         ),
     )
-    t.add_argument("--data", required=True, help="audio folder or manifest")
+    t.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        help="audio folder(s), file(s) or manifest(s) (--data_split S keeps one split)",
+    )
     add_training_options(
         t,
         arch_help="architecture to train: autoencoder | contrastive "

@@ -157,7 +157,7 @@ def train_embed(args: argparse.Namespace) -> int:
     cfg = EmbedTrainConfig.from_sources(
         config=args.config,
         overrides=getattr(args, "overrides", None) or [],
-        data=args.data,
+        data=args.data[0] if len(args.data) == 1 else list(args.data),
         model=args.arch,
         out_dir=args.out,
         resume=True if args.resume else None,
