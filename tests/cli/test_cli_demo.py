@@ -26,6 +26,11 @@ def test_demo_main_job_builds_corpus_and_features(tmp_path, capsys):
     # A catalog of the corpus with neighbours of a few tracks, and generated tunes.
     assert (out / "catalog").is_dir() and "same label as the query" in text
     assert text.count("\nquery #") == 3
+    # The shipped encoder's neighbours next to the MFCC baseline's, counted over every track.
+    assert (out / "catalog-mfcc").is_dir() and "sharing the query's label" in text
+    rows = re.findall(r"^(music-embed|mfcc)\s+(\d\.\d\d) / 5\s+(\d\.\d\d) / 5", text, re.M)
+    assert [r[0] for r in rows] == ["music-embed", "mfcc"]
+    assert all(0 <= float(v) <= 5 for r in rows for v in r[1:])
     mids = sorted((out / "generated").rglob("*.mid"))
     assert [m.parent.name for m in mids] == ["hornpipe", "jig", "reel"]
     with open(out / "corpus" / "manifest.csv", newline="") as f:

@@ -17,6 +17,7 @@ PRETRAINED: dict[str, str] = {
     "music-vocoder": "music-vocoder.safetensors",
     "music-denoiser": "music-denoiser.safetensors",
     "drum-gan": "drum-gan.safetensors",
+    "music-embed": "music-embed.safetensors",
 }
 
 #: One line per shipped model, for help texts and error messages.
@@ -31,6 +32,8 @@ DESCRIPTIONS: dict[str, str] = {
     "room and machine noise) trained on the same game music mixed with real and generated noise",
     "drum-gan": "class-conditional SpecGAN making new drum hits (kick, snare, hi-hat, tom, crash, "
     "ride, clap, other) heard through music-vocoder, trained on Debian's hydrogen drum kits",
+    "music-embed": "general-purpose music encoder (ShortChunk-style CNN, 256-d, 3 s log-mel "
+    "windows) trained self-supervised on Debian game soundtracks and drum kits",
 }
 
 #: How to train each shipped model yourself (for the missing-file message).
@@ -43,6 +46,8 @@ TRAIN_COMMANDS: dict[str, str] = {
     "--clean SOUNDTRACKS/manifest.csv --noise ../shared/data/noise",
     "drum-gan": "torchmusic train gan --config configs/gan-specgan-cpu.yaml "
     "--data DRUMS/drums/drums_fold0.csv --max_minutes 50",
+    "music-embed": "torchmusic train embed --config configs/embed-music-cpu.yaml "
+    "--data SOUNDTRACKS/manifest.csv DRUMS/drums/drums_fold0.csv --data_split train",
 }
 
 

@@ -99,6 +99,24 @@ class DemoCatalog:
                 lines.append(f"  same label as the query: {shared}")
         return "\n".join(lines)
 
+    def agreement(self, *, k: int = 5) -> dict[str, float]:
+        """Mean share of each track's ``k`` nearest neighbours that share its label.
+
+        Every track of the catalog queries once (itself excluded); one number per
+        label column, in [0, 1]: how well the embedding groups tracks the way the
+        labels do, without any training on them.
+        """
+        tracks = self.catalog.tracks()
+        hits = {lab: 0 for lab in self.labels}
+        total = 0
+        for q in tracks:
+            found = self.catalog.similar(q.id, k=k)
+            total += len(found)
+            for n in found:
+                for lab in self.labels:
+                    hits[lab] += n.metadata.get(lab) == q.metadata.get(lab)
+        return {lab: hits[lab] / total if total else 0.0 for lab in self.labels}
+
     def _labels(self, n: Neighbor) -> str:
         return " ".join(f"{lab}={n.metadata.get(lab, '?')}" for lab in self.labels)
 
