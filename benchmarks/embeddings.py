@@ -260,16 +260,16 @@ def demo_tracks(manifest: Path, *, splits: Iterable[str] | None = None) -> list[
     ]
 
 
-def limit_per(tracks: list[Track], key: Callable[[Track], str], n: int | None) -> list[Track]:
-    """At most ``n`` tracks per ``key`` (all when ``n`` is None), order kept."""
+def limit_per(items: list[Any], key: Callable[[Any], Any], n: int | None) -> list[Any]:
+    """At most ``n`` items (tracks, manifest rows) per ``key`` (all when ``n`` is None), order kept."""
     if n is None:
-        return tracks
-    seen: dict[str, int] = {}
+        return items
+    seen: dict[Any, int] = {}
     out = []
-    for t in tracks:
-        seen[key(t)] = seen.get(key(t), 0) + 1
-        if seen[key(t)] <= n:
-            out.append(t)
+    for item in items:
+        seen[key(item)] = seen.get(key(item), 0) + 1
+        if seen[key(item)] <= n:
+            out.append(item)
     return out
 
 
@@ -586,7 +586,7 @@ def drums_probe(args, embedders, cache) -> dict[str, Any]:
     rows = unique_rows(read_csv(args.drums, DRUMS_CMD), "path")
     rows = [r for r in rows if r["split"] in ("train", "valid", "test")]
     if args.limit:
-        rows = limit_rows(rows, lambda r: (r["kit"], r["label"]), args.limit)
+        rows = limit_per(rows, lambda r: (r["kit"], r["label"]), args.limit)
     excerpts = [Excerpt(_resolve(args.drums, r["path"]), 0.0, DRUM_SECONDS) for r in rows]
     labels = np.array([r["label"] for r in rows])
     test = np.flatnonzero([r["split"] == "test" for r in rows])
@@ -616,16 +616,6 @@ def unique_rows(rows: list[dict[str, str]], column: str) -> list[dict[str, str]]
     for r in rows:
         if r[column] not in seen:
             seen.add(r[column])
-            out.append(r)
-    return out
-
-
-def limit_rows(rows: list[dict[str, str]], key: Callable, n: int) -> list[dict[str, str]]:
-    seen: dict[Any, int] = {}
-    out = []
-    for r in rows:
-        seen[key(r)] = seen.get(key(r), 0) + 1
-        if seen[key(r)] <= n:
             out.append(r)
     return out
 
