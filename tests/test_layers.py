@@ -39,6 +39,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("enhance",),  # DSP denoising on arrays: the baselines serve.denoise chains with the model
     ("serve", "embed"),  # classifiers' predict / evaluate, vocode, denoise; embedders
     ("recommend",),  # recommenders and the track catalog (which embeds)
+    ("scale",),  # whole-library jobs: worker-process decoding, cross-track batching, Ray
+    ("web",),  # `torchmusic serve`: the FastAPI app and its page, over everything below
     ("training",),
     ("cli",),
     ("__main__",),  # python -m torchmusic
