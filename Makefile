@@ -10,8 +10,9 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: FluidSynth + a General MIDI soundfont render the demo corpus;
 # hydrogen-drumkits holds the real drum kits of the drums dataset and of the shipped
-# model's test. Tests that need one of them skip without it, and fail under CI=true.
-APT_PACKAGES := fluidsynth timgm6mb-soundfont hydrogen-drumkits
+# model's test; chromium runs the web page's browser test (tests/web). Tests that need
+# one of them skip without it, and fail under CI=true.
+APT_PACKAGES := fluidsynth timgm6mb-soundfont hydrogen-drumkits chromium
 PYTEST_ARGS ?=
 
 .PHONY: install system-deps demo test test-all lint bench clean
