@@ -1,0 +1,155 @@
+"""What the routes share: settings, models, the worker pool, the temp folder, the catalog.
+
+One :class:`ServerState` per app, created by :func:`torchmusic.web.app.create_app` and
+opened/closed by its lifespan; routes reach it with the :func:`state` dependency.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request, UploadFile
+
+from torchmusic.web.errors import ApiError
+from torchmusic.web.jobs import JobManager
+from torchmusic.web.models import Models
+from torchmusic.web.settings import Settings
+from torchmusic.web.uploads import TempSpace
+
+
+class ServerState:
+    """Shared objects of one app.
+
+    Parameters
+    ----------
+    settings : Settings
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.models = Models(settings)
+        self.temp = TempSpace(settings.temp_root)
+        self.jobs: JobManager | None = None
+        self.started = time.time()
+        self._local = threading.local()
+        self.recommender: Any = None
+
+    def open(self) -> None:
+        """Clean dead servers' temp folders, create ours, start the pool, open data."""
+        self.temp.open()
+        s = self.settings
+        self.jobs = JobManager(
+            workers=s.workers, queue_size=s.queue_size, job_ttl_s=s.job_ttl_s,
+            folder=self.temp.job_dir,
+        )  # fmt: skip
+        if s.catalog is not None:
+            self.catalog()  # fail at start, not at the first request, if it is no catalog
+        if s.recommender is not None:
+            from torchmusic.recommend import load_recommender
+
+            self.recommender = load_recommender(s.recommender)
+
+    def close(self) -> None:
+        """Finish running work, then remove the temp folder."""
+        if self.jobs is not None:
+            self.jobs.shutdown()
+        self.temp.close()
+
+    def catalog(self) -> Any:
+        """This thread's :class:`~torchmusic.recommend.catalog.Catalog` (SQLite connections
+        belong to the thread that opened them), ``404 no_catalog`` without one."""
+        if self.settings.catalog is None:
+            raise ApiError(
+                404, "no_catalog", "this server has no catalog (start it with --catalog DIR)"
+            )
+        cat = getattr(self._local, "catalog", None)
+        if cat is None:
+            from torchmusic.recommend.catalog import Catalog
+
+            cat = self._local.catalog = Catalog(self.settings.catalog).require()
+        return cat
+
+    def pool(self) -> JobManager:
+        """The worker pool (created at start-up)."""
+        if self.jobs is None:  # pragma: no cover - the lifespan opens it first
+            raise ApiError(503, "starting", "the server is starting")
+        return self.jobs
+
+    async def checked_upload(self, file: UploadFile) -> Path:
+        """An upload stored in the temp folder and checked (audio, size, duration).
+
+        The caller removes the file (:meth:`upload` does it for a request's lifetime).
+        """
+        from torchmusic import audio
+
+        path = await self.temp.save_upload(file, limit=self.settings.max_upload_bytes)
+        try:
+            info = audio.info(path)  # AudioFileError (422 bad_audio) if it does not decode
+            limit = self.settings.max_duration_s
+            if info.duration > limit:
+                raise ApiError(
+                    413,
+                    "too_long",
+                    f"upload {file.filename!r} lasts {info.duration:.1f} s, over the server's "
+                    f"limit of {limit:g} s (torchmusic serve --max-duration)",
+                )
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path
+
+    @contextlib.asynccontextmanager
+    async def upload(self, file: UploadFile) -> AsyncIterator[Path]:
+        """:meth:`checked_upload` for the duration of a ``with`` block, then removed."""
+        path = await self.checked_upload(file)
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def start_with_upload(self, kind: str, path: Path, work: Any) -> Any:
+        """Start job ``work(job, path)`` on a checked upload; the upload is removed after it
+        (or at once when the pool refuses the job)."""
+
+        def body(job: Any) -> dict[str, Any]:
+            try:
+                return work(job, path)
+            finally:
+                path.unlink(missing_ok=True)
+
+        try:
+            return self.pool().start(kind, body)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+
+
+def state(request: Request) -> ServerState:
+    """FastAPI dependency: the app's :class:`ServerState`."""
+    return request.app.state.torchmusic
+
+
+def require_token(request: Request) -> None:
+    """FastAPI dependency: the bearer token, when the server has one (``401`` / ``403``)."""
+    token = request.app.state.torchmusic.settings.token
+    if token is None:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise ApiError(
+            401,
+            "missing_token",
+            "this server needs 'Authorization: Bearer <token>' (its --token)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise ApiError(
+            403, "wrong_token", "the bearer token is wrong", headers={"WWW-Authenticate": "Bearer"}
+        )
