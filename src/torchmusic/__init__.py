@@ -29,6 +29,7 @@ _SUBMODULES = {
     "serve",
     "symbolic",
     "training",
+    "web",
 }
 
 

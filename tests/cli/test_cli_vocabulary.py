@@ -268,6 +268,7 @@ def test_the_catalog_is_always_catalog_c():
     assert set(seen) == {"embed", "similar", *(f"catalog {a}" for a in ("add", "remove"))} | {
         "catalog info",
         "catalog reindex",
+        "serve",  # the catalog /api/similar searches
     }
 
 
