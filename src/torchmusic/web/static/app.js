@@ -46,8 +46,11 @@ function form(fields) {
 async function waitForJob(job, status) {
   for (;;) {
     const j = await (await api(job.status_url)).json();
+    if (j.status === "done") {
+      status.textContent = "fetching the result…";
+      return j;
+    }
     status.textContent = j.status + (j.status === "running" ? " " + Math.round(100 * j.progress) + " %" : "");
-    if (j.status === "done") return j;
     if (j.status === "failed" || j.status === "cancelled") {
       throw new Error(j.error ? j.error.error + ": " + j.error.detail : "job " + j.status);
     }
@@ -185,14 +188,15 @@ $("generate-form").addEventListener("submit", async (e) => {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),
     })).json();
     const done = await waitForJob(job, $("gen-status"));
-    $("gen-status").textContent =
-      "done: " + done.result.notes + " notes, " + done.result.seconds + " s (" + conditions.tune_type + ", seed " + request.seed + ")";
     $("gen-midi").href = await blobUrl(done.files["tune.mid"]);
     $("gen-midi").hidden = false;
     if (done.files["tune.wav"]) {
       $("gen-audio").src = await blobUrl(done.files["tune.wav"]);
       $("gen-audio").hidden = false;
     }
+    // Last, once the files are in the page: "done" means ready to play.
+    $("gen-status").textContent =
+      "done: " + done.result.notes + " notes, " + done.result.seconds + " s (" + conditions.tune_type + ", seed " + request.seed + ")";
   } catch (err) {
     showError(err);
   } finally {
@@ -211,11 +215,11 @@ $("denoise").addEventListener("click", async () => {
     })).json();
     const done = await waitForJob(job, $("denoise-status"));
     state.denoisedUrl = await blobUrl(done.files["denoised.wav"]);
-    $("denoise-status").textContent = "done (" + done.result.method + ")";
     state.hearing = "denoised";
     switchAB();
     $("ab").disabled = false;
     $("ab-audio").hidden = false;
+    $("denoise-status").textContent = "done (" + done.result.method + ")";
   } catch (err) {
     showError(err);
   } finally {
