@@ -79,3 +79,17 @@ def test_filterbanks_first_built_in_inference_mode_still_train():
     y = torch.randn(4000, requires_grad=True)
     F.mfcc(y, n_mfcc=13, **settings).sum().backward()
     assert y.grad is not None and torch.isfinite(y.grad).all()
+
+
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect", "edge", "symmetric"])
+@pytest.mark.parametrize("hop_length", [100, 512, 700, 2048])
+@pytest.mark.parametrize("length", [600, 1500, 2048, 2049, 2600, 4103, 9000])
+def test_blocked_framing_matches_librosa_at_signal_edges(length, hop_length, pad_mode):
+    # The blocked path frames the padded head and tail separately from the unpadded
+    # middle: every boundary case (head and tail frames overlapping, no frame in the
+    # right padding, a hop longer than the padding) must give librosa's frames.
+    y = np.random.default_rng(length + hop_length).standard_normal(length).astype(np.float32)
+    ref = np.abs(librosa.stft(y, n_fft=2048, hop_length=hop_length, pad_mode=pad_mode)) ** 2
+    ours = F.spectrogram(torch.from_numpy(y), power=2.0, hop_length=hop_length, pad_mode=pad_mode)
+    assert ours.shape == ref.shape
+    assert_rel_close(ours, ref, f"spectrogram[{length}, {hop_length}, {pad_mode}]")

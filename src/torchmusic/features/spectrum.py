@@ -95,22 +95,24 @@ def window_tensor(
     return _pad_window(win, n_fft).to(dev, dtype)
 
 
-def _center_pad(y: torch.Tensor, n_fft: int, hop_length: int, pad_mode: str) -> torch.Tensor:
-    """Pad ``y`` by ``n_fft // 2`` on both sides the way librosa 0.11's ``stft`` does.
+def _pad_pieces(
+    y: torch.Tensor, n_fft: int, hop_length: int, pad_mode: str
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The ``(head, tail)`` librosa 0.11's ``stft`` adds around ``y`` (``n_fft // 2`` each).
 
     librosa frames the head (from a padded prefix), the middle (unpadded) and the tail
     (from a padded suffix) separately. The frames are those of ``head + y + tail``
     where ``head`` pads the prefix and ``tail`` pads the suffix; for numpy's reflect
     and symmetric modes a short suffix is reflected repeatedly, which is why the tail
-    is not simply taken from the whole signal.
+    is not simply taken from the whole signal. ``None`` when head and tail frames
+    overlap: librosa then pads the whole signal at once.
     """
     length = y.shape[-1]
     half = n_fft // 2
     start_k = math.ceil(half / hop_length)  # frames touching the left padding
     tail_k = (length + half - n_fft) // hop_length + 1  # first frame touching the right one
     if tail_k <= start_k:
-        # Head and tail frames overlap: librosa pads the whole signal at once.
-        return numpy_pad(y, half, half, pad_mode)
+        return None
     prefix = (start_k - 1) * hop_length - half + n_fft + 1
     head = numpy_pad(y[..., :prefix], half, 0, pad_mode)[..., :half]
     tail_start = tail_k * hop_length - half
@@ -119,7 +121,47 @@ def _center_pad(y: torch.Tensor, n_fft: int, hop_length: int, pad_mode: str) -> 
     else:
         # No frame reaches into the right padding: its content is never used.
         tail = y.new_zeros((*y.shape[:-1], half))
-    return torch.cat([head, y, tail], dim=-1)
+    return head, tail
+
+
+def _center_pad(y: torch.Tensor, n_fft: int, hop_length: int, pad_mode: str) -> torch.Tensor:
+    """Pad ``y`` by ``n_fft // 2`` on both sides the way librosa 0.11's ``stft`` does."""
+    pieces = _pad_pieces(y, n_fft, hop_length, pad_mode)
+    if pieces is None:
+        half = n_fft // 2
+        return numpy_pad(y, half, half, pad_mode)
+    return torch.cat([pieces[0], y, pieces[1]], dim=-1)
+
+
+def _frame_segments(
+    y: torch.Tensor, n_fft: int, hop_length: int, center: bool, pad_mode: str
+) -> list[tuple[int, torch.Tensor]]:
+    """The frames of ``y`` ``(items, samples)`` as ``[(first frame, (items, k, n_fft))]``.
+
+    Same frames as unfolding the centre-padded signal, without copying the whole
+    signal into a padded one (that copy cost as much as the mel projection): the
+    middle frames are a strided view of ``y``; only the few frames that reach into
+    the padding are built from small padded pieces.
+    """
+    if not center:
+        return [(0, y.unfold(-1, n_fft, hop_length))]
+    pieces = _pad_pieces(y, n_fft, hop_length, pad_mode)
+    if pieces is None:
+        return [(0, _center_pad(y, n_fft, hop_length, pad_mode).unfold(-1, n_fft, hop_length))]
+    head, tail = pieces
+    length = y.shape[-1]
+    half = n_fft // 2
+    n_frames = 1 + (length + 2 * half - n_fft) // hop_length
+    start_k = math.ceil(half / hop_length)
+    tail_k = min((length + half - n_fft) // hop_length + 1, n_frames)
+    head_src = torch.cat([head, y[..., : (start_k - 1) * hop_length + n_fft - half]], dim=-1)
+    middle = y[..., start_k * hop_length - half : (tail_k - 1) * hop_length - half + n_fft]
+    segments = [(0, head_src.unfold(-1, n_fft, hop_length)[:, :start_k])]
+    segments.append((start_k, middle.unfold(-1, n_fft, hop_length)))
+    if tail_k < n_frames:
+        tail_src = torch.cat([y[..., tail_k * hop_length - half :], tail], dim=-1)
+        segments.append((tail_k, tail_src.unfold(-1, n_fft, hop_length)[:, : n_frames - tail_k]))
+    return segments
 
 
 def _prepare(
@@ -131,8 +173,9 @@ def _prepare(
     window: WindowSpec,
     center: bool,
     pad_mode: str,
+    pad: bool = True,
 ) -> tuple[torch.Tensor, int, int, torch.Tensor, torch.dtype]:
-    """Validate, centre-pad; return (padded y, n_fft, hop, window, compute dtype)."""
+    """Validate, centre-pad (unless ``pad=False``); return (y, n_fft, hop, window, dtype)."""
     y = _validate.audio(y)
     n_fft, hop_length, win_length = _validate.stft_params(
         n_fft=n_fft,
@@ -144,7 +187,7 @@ def _prepare(
     _validate.signal_length(y, n_fft=n_fft, center=center)
     work = compute_dtype(y.dtype, y.device)
     win = window_tensor(window, win_length, n_fft, dtype=work, device=y.device)
-    if center:
+    if center and pad:
         y = _center_pad(y, n_fft, hop_length, pad_mode)
     return y, n_fft, hop_length, win, work
 
@@ -154,6 +197,61 @@ def _prepare(
 # a batch instead makes every pass (window, |.|^2, projection) memory-bound and was
 # 2-3x slower than librosa, which blocks its own STFT for the same reason.
 _BLOCK_FRAMES = 256
+
+
+def _power(spec: torch.Tensor, power: float) -> torch.Tensor:
+    """``|spec| ** power`` in ``spec``'s real precision, from the squared parts.
+
+    librosa rounds the float64 spectrum to complex64 before taking magnitudes; we
+    round the (smaller, real) result instead: one pass less over the complex block,
+    and a result at least as close to the float64 truth (~1e-7 relative). ``abs()``
+    of a complex tensor calls ``hypot`` per element and was 3x slower than squaring.
+    """
+    parts = torch.view_as_real(spec)
+    result = parts[..., 0].square()
+    result.addcmul_(parts[..., 1], parts[..., 1])
+    if power == 1.0:
+        return result.sqrt_()
+    if power != 2.0:
+        return result.pow_(power / 2)
+    return result
+
+
+class _BandedProjection:
+    """``project @ S`` for a filterbank whose rows are mostly zeros (mel, not chroma).
+
+    A mel filter only covers the FFT bins between its neighbours' centres, so a
+    dense ``(bands, bins)`` product multiplies mostly zeros: for 128 mels of a
+    2048-point FFT it cost as much as the float64 FFT. Bands are taken in groups of
+    :attr:`GROUP` neighbours and each group multiplies only the bins any of its
+    filters touches (~1/8 of the dense work, 3x faster measured). The result differs
+    from the dense product by summation order only (~1e-7 relative). Dense
+    filterbanks (chroma) keep one dense product.
+    """
+
+    GROUP = 16
+
+    def __init__(self, project: torch.Tensor) -> None:
+        bands, bins = project.shape
+        self.groups: list[tuple[int, int, int, int, torch.Tensor]] = []
+        nonzero = project != 0
+        covered = 0
+        for g0 in range(0, bands, self.GROUP):
+            g1 = min(g0 + self.GROUP, bands)
+            used = torch.nonzero(nonzero[g0:g1].any(dim=0)).flatten()
+            lo, hi = (int(used[0]), int(used[-1]) + 1) if used.numel() else (0, 0)
+            covered += hi - lo
+            self.groups.append((g0, g1, lo, hi, project[g0:g1, lo:hi].contiguous()))
+        if covered * self.GROUP > bins * bands // 2:  # not sparse enough to pay off
+            self.groups = [(0, bands, 0, bins, project.contiguous())]
+
+    def apply(self, spectrum: torch.Tensor, *, out: torch.Tensor) -> None:
+        """Write ``project @ spectrum.T`` (``(bands, rows)``) into ``out``."""
+        for g0, g1, lo, hi, weights in self.groups:
+            if hi > lo:
+                torch.mm(weights, spectrum[:, lo:hi].T, out=out[g0:g1])
+            else:
+                out[g0:g1] = 0
 
 
 def use_blocked_path(y: torch.Tensor | None) -> bool:
@@ -202,34 +300,32 @@ def blocked_spectrogram(
         window=window,
         center=center,
         pad_mode=pad_mode,
+        pad=False,
     )
     batch = y.shape[:-1]
-    frames = y.reshape(-1, y.shape[-1]).unfold(-1, n_fft, hop_length)  # a view
-    n_items, n_frames = frames.shape[:2]
-    bins = n_fft // 2 + 1
-    basis = None if project is None else project.to(y.device, out_dtype).T.contiguous()
-    out = torch.empty(
-        n_items, n_frames, bins if project is None else project.shape[0], dtype=out_dtype
-    )
+    segments = _frame_segments(y.reshape(-1, y.shape[-1]), n_fft, hop_length, center, pad_mode)
+    n_items = segments[0][1].shape[0]
+    n_frames = sum(frames.shape[1] for _, frames in segments)
+    bands = n_fft // 2 + 1 if project is None else project.shape[0]
+    projection = None if project is None else _BandedProjection(project.to(y.device, out_dtype))
+    out = torch.empty(n_items, bands, n_frames, dtype=out_dtype)
     windowed = torch.empty(min(_BLOCK_FRAMES, n_frames), n_fft, dtype=work)  # reused
     with torch.no_grad():
         for item in range(n_items):
-            for start in range(0, n_frames, _BLOCK_FRAMES):
-                chunk = frames[item, start : start + _BLOCK_FRAMES]
-                # One pass: promote to the compute dtype and apply the window.
-                block = torch.mul(chunk, win, out=windowed[: chunk.shape[0]])
-                # FFT in the compute precision, rounded to the output's, as librosa does.
-                spec = torch.fft.rfft(block).to(_COMPLEX[out_dtype])
-                if power == 2.0:
-                    result = (spec * spec.conj()).real  # |X|^2 without the sqrt of abs()
-                else:
-                    result = spec.abs()
-                    if power != 1.0:
-                        result = result.pow_(power)
-                if basis is not None:
-                    result = result @ basis
-                out[item, start : start + _BLOCK_FRAMES] = result
-    return out.transpose(-1, -2).reshape(*batch, out.shape[-1], n_frames)
+            for first, frames in segments:
+                for start in range(0, frames.shape[1], _BLOCK_FRAMES):
+                    chunk = frames[item, start : start + _BLOCK_FRAMES]
+                    rows = chunk.shape[0]
+                    # Promote to the compute dtype, then window in place (one pass
+                    # each; faster than a mixed-dtype multiply into the buffer).
+                    block = windowed[:rows].copy_(chunk).mul_(win)
+                    result = _power(torch.fft.rfft(block), power).to(out_dtype)
+                    at = first + start
+                    if projection is None:
+                        out[item, :, at : at + rows] = result.T
+                    else:
+                        projection.apply(result, out=out[item, :, at : at + rows])
+    return out.reshape(*batch, bands, n_frames)
 
 
 def stft(
