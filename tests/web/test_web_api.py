@@ -158,3 +158,8 @@ def test_page_and_static_files(client):
     assert "http://" not in page.text and "https://" not in page.text  # no CDN
     assert client.get("/static/app.js").status_code == 200
     assert client.get("/openapi.json").json()["paths"]["/api/predict"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/static/vendor/swagger-ui-" in docs.text
+    assert "cdn" not in docs.text.lower()
+    for url in ("/static/vendor/swagger-ui-5.35.0-bundle.js", "/static/vendor/swagger-ui-5.35.0.css"):
+        assert client.get(url).status_code == 200

@@ -9,23 +9,27 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from torchmusic.web import errors
 from torchmusic.web.settings import Settings
 from torchmusic.web.state import ServerState, require_token
-from torchmusic.web.uploads import BodyLimit
+from torchmusic.web.uploads import BodyLimit, BusyShortcut
 
 log = logging.getLogger("torchmusic.web")
 
 STATIC = Path(__file__).resolve().parent / "static"
+#: Version of the vendored Swagger UI (static/vendor/LICENSES.md).
+SWAGGER_UI = "5.35.0"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,9 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         server.open()
         for folder in server.temp.removed_stale:
             log.info("removed a dead server's temporary folder %s", folder)
+        sweeper = asyncio.create_task(_expire_jobs(server))
         try:
             yield
         finally:
+            sweeper.cancel()
             server.close()
 
     app = FastAPI(
@@ -71,9 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Music models over HTTP: tags, features, similar tracks, "
         "recommendations, generation, denoising. Every error is JSON {error, detail}.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the vendored Swagger UI: no CDN, works offline
+        redoc_url=None,
     )
     app.state.torchmusic = server
     errors.install(app)
+    app.add_middleware(BusyShortcut, server=server)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
 
     app.include_router(routes_system.public)
@@ -85,8 +94,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="torchmusic API",
+            swagger_js_url=f"/static/vendor/swagger-ui-{SWAGGER_UI}-bundle.js",
+            swagger_css_url=f"/static/vendor/swagger-ui-{SWAGGER_UI}.css",
+            swagger_favicon_url="data:,",
+        )
+
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     return app
+
+
+async def _expire_jobs(server: ServerState, every_s: float = 30.0) -> None:
+    """Delete expired job results now and then, also when nobody polls."""
+    while True:
+        await asyncio.sleep(every_s)
+        if server.jobs is not None:
+            server.jobs.expire()

@@ -130,23 +130,38 @@ class JobManager:
         self.refused = 0
 
     # -- admission ----------------------------------------------------------------------
+    def _refusal(self) -> ApiError | None:
+        # Called with the lock held.
+        if self._closing:
+            return ApiError(
+                503, "shutting_down", "the server is shutting down", headers={"Retry-After": "5"}
+            )
+        if self._inflight >= self.capacity:
+            waves = self._inflight / self.workers
+            retry = max(1, math.ceil(waves * self._seconds))
+            return ApiError(
+                503,
+                "busy",
+                f"all {self.workers} workers are busy and {self.capacity - self.workers} "
+                f"requests are waiting; retry in {retry} s",
+                headers={"Retry-After": str(retry)},
+            )
+        return None
+
+    def refusal(self) -> ApiError | None:
+        """The ``503`` a new computation would get now (counted as a refusal), else None."""
+        with self._lock:
+            refusal = self._refusal()
+            if refusal is not None:
+                self.refused += 1
+            return refusal
+
     def _admit(self) -> None:
         with self._lock:
-            if self._closing:
-                raise ApiError(
-                    503, "shutting_down", "the server is shutting down", headers={"Retry-After": "5"}
-                )
-            if self._inflight >= self.capacity:
+            refusal = self._refusal()
+            if refusal is not None:
                 self.refused += 1
-                waves = self._inflight / self.workers
-                retry = max(1, math.ceil(waves * self._seconds))
-                raise ApiError(
-                    503,
-                    "busy",
-                    f"all {self.workers} workers are busy and {self.capacity - self.workers} "
-                    f"requests are waiting; retry in {retry} s",
-                    headers={"Retry-After": str(retry)},
-                )
+                raise refusal
             self._inflight += 1
 
     def _wrap(self, fn: Callable[[], Any]) -> Callable[[], Any]:

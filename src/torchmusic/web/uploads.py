@@ -95,6 +95,41 @@ class BodyLimit:
                 await error_response(413, "too_large", exc.detail)(scope, receive, send)
 
 
+class BusyShortcut:
+    """ASGI middleware: refuse a ``POST /api/...`` at once (``503``) while the pool is full.
+
+    FastAPI reads and parses a whole upload before the route can ask the pool for a
+    place, so a refusal would cost the server the upload's parsing; this check comes
+    before the body is read. The pool's own admission still decides (this one may let
+    a request through that the pool then refuses).
+
+    Parameters
+    ----------
+    app : ASGI app
+    server : ServerState
+        Its ``jobs`` pool is asked.
+    """
+
+    def __init__(self, app: Any, *, server: Any) -> None:
+        self.app, self.server = app, server
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        pool = self.server.jobs
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"].startswith("/api/")
+            and pool is not None
+        ):
+            refusal = pool.refusal()
+            if refusal is not None:
+                await error_response(
+                    refusal.status, refusal.error, refusal.detail, refusal.headers
+                )(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 #: (offset, magic bytes, container) checked in order.
 _MAGIC: list[tuple[int, bytes, str]] = [
     (0, b"OggS", "ogg"),
