@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from torchmusic.cli import _flags
 from torchmusic.cli.args_audio import register as register_audio
 from torchmusic.cli.args_recommend import register as register_recommend
+from torchmusic.cli.args_serve import register as register_serve
 from torchmusic.cli.args_symbolic import register as register_symbolic
 
 FEATURE_KINDS = ("logmel", "mel", "mfcc", "chroma")
@@ -329,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Each area registers its own commands (argparse only, no heavy imports), so
     # the symbolic and recommendation layers can grow without touching this file.
-    for register in (register_symbolic, register_recommend, register_audio):
+    for register in (register_symbolic, register_recommend, register_audio, register_serve):
         register(sub, datasets=bsub, train=tsub)
     _flags.add_underscore_aliases(parser)
     return parser
