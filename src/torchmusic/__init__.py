@@ -26,6 +26,7 @@ _SUBMODULES = {
     "models",
     "pretrained",
     "recommend",
+    "scale",
     "serve",
     "symbolic",
     "training",
