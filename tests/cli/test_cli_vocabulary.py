@@ -267,6 +267,7 @@ def test_the_catalog_is_always_catalog_c():
                 seen.append(path)
     assert set(seen) == {"embed", "similar", *(f"catalog {a}" for a in ("add", "remove"))} | {
         "catalog info",
+        "catalog import",
         "catalog reindex",
         "serve",  # the catalog /api/similar searches
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from torchmusic.cli._engine import OutTableOrCatalog, add_engine_options, check_embed_outputs
 from torchmusic.cli._flags import (
     DEVICE_HELP,
     add_training_devices,
@@ -16,7 +17,6 @@ from torchmusic.cli._flags import (
     after_parse,
     deprecated,
     examples,
-    require,
 )
 
 
@@ -35,10 +35,13 @@ def register(
         description="Compute track embeddings (pooled clip embeddings) with an embedding "
         "model file, a classifier model file, or 'mfcc' (standardised MFCC statistics, no "
         "training) and add "
-        "them to the catalog --catalog. Bad files are skipped and listed.",
+        "them to the catalog --catalog. Bad files are skipped and listed. With --engine ray "
+        "the job runs on a Ray cluster; --out FILE.parquet|.jsonl then keeps its results "
+        "table (imported into --catalog when given; see docs/scale.md).",
         epilog=examples(
             "torchmusic embed music/ --model mfcc --catalog my_catalog",
             "torchmusic embed music/ -m runs/emb/model.safetensors -c emb_catalog --device cuda",
+            "torchmusic embed music/ -m mfcc --engine ray --out emb.parquet -c my_catalog",
         ),
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
@@ -46,14 +49,19 @@ def register(
         "--model", "-m", required=True, help="embedding or classifier model file, or 'mfcc'"
     )
     p.add_argument("--catalog", "-c", default=None, help="catalog folder (created if new)")
-    deprecated(p, "--out", "-o", new="--catalog/-c", dest="catalog", metavar="CATALOG")
+    # --out TABLE.parquet|.jsonl: the Ray job's results; any other --out: old --catalog.
+    p.add_argument(
+        "--out", "-o", action=OutTableOrCatalog, new="--catalog/-c", dest="catalog", metavar="FILE"
+    )
+    p.set_defaults(table=None)
+    add_engine_options(p)
     _add_common(p)
     p.set_defaults(handler="torchmusic.cli.catalog_cmd:embed")
-    after_parse(p, require("catalog", "--catalog/-c"))
+    after_parse(p, check_embed_outputs)
 
     p = sub.add_parser(
         "catalog",
-        help="manage a track catalog (add, remove, info, reindex)",
+        help="manage a track catalog (add, import, remove, info, reindex)",
         description="Manage a track catalog: a folder with an SQLite database of tracks "
         "and embeddings and a FAISS index (see docs/catalog.md).",
         epilog=examples(
@@ -79,6 +87,26 @@ def register(
     )
     _add_common(c)
     c.set_defaults(handler="torchmusic.cli.catalog_cmd:add")
+    c = csub.add_parser(
+        "import",
+        help="add an embeddings table (Parquet/JSONL from 'embed --engine ray')",
+        description="Add the embeddings of a results table (a .parquet/.jsonl file or folder "
+        "of parts, as 'torchmusic embed --engine ray --out' writes) without decoding audio: "
+        "the model fingerprint must match the catalog's, known content is skipped, error "
+        "rows are listed.",
+        epilog=examples(
+            "torchmusic catalog import emb.parquet --catalog my_catalog",
+            "torchmusic catalog import emb.jsonl -c emb_catalog -m runs/emb/model.safetensors",
+        ),
+    )
+    c.add_argument("table", metavar="TABLE", help="embeddings table: file or folder of parts")
+    _add_catalog(c)
+    c.add_argument(
+        "--model", "-m", default=None, help="the table's model file (new catalog, file moved)"
+    )
+    c.add_argument("--allow-failures", action="store_true", help="exit 0 even if rows failed")
+    c.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    c.set_defaults(handler="torchmusic.cli.catalog_cmd:import_table")
     c = csub.add_parser(
         "remove",
         help="remove tracks by id or path",

@@ -56,8 +56,23 @@ def _add(args: argparse.Namespace, *, catalog_dir: str, model: str | None) -> in
 
 
 def embed(args: argparse.Namespace) -> int:
-    """``torchmusic embed PATH... --model M --out CATALOG``."""
+    """``torchmusic embed PATH... --model M --catalog CATALOG [--engine ray --out TABLE]``."""
+    if getattr(args, "engine", "local") == "ray":
+        from torchmusic.cli.ray_cmd import embed as embed_on_ray
+
+        return embed_on_ray(args)
     return _add(args, catalog_dir=args.catalog, model=args.model)
+
+
+def import_table(args: argparse.Namespace) -> int:
+    """``torchmusic catalog import TABLE --catalog C [--model M]``."""
+    from torchmusic.recommend.catalog import Catalog
+
+    with Catalog(args.catalog) as catalog:
+        report = catalog.import_embeddings(
+            args.table, model=args.model, progress=not args.no_progress
+        )
+        return _finish_add(catalog, report, args)
 
 
 def add(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from torchmusic.cli import _flags
+from torchmusic.cli._engine import add_engine_options
 from torchmusic.cli.args_audio import register as register_audio
 from torchmusic.cli.args_recommend import register as register_recommend
 from torchmusic.cli.args_serve import register as register_serve
@@ -306,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help=_flags.DEVICE_HELP)
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even if some files failed")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_engine_options(p)  # --engine ray: --out X.parquet|.jsonl is a table (docs/scale.md)
     p.set_defaults(handler="torchmusic.cli.predict_cmd:run")
 
     p = sub.add_parser(

@@ -108,6 +108,10 @@ def format_csv(report: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "engine", "local") == "ray":
+        from torchmusic.cli.ray_cmd import predict as predict_on_ray
+
+        return predict_on_ray(args)
     from torchmusic.serve.predict import Predictor, predict_paths
 
     model, paths = split_model_and_paths(args)

@@ -14,7 +14,11 @@ from __future__ import annotations
 from torchmusic._lazy import lazy_package
 
 # Filled in by the modules as they land; each name maps to the module defining it.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "RayReport": "torchmusic.scale.ray_engine",
+    "embed_dataset": "torchmusic.scale.ray_engine",
+    "predict_dataset": "torchmusic.scale.ray_engine",
+}
 
 __all__ = sorted(_LAZY)
 

@@ -709,6 +709,60 @@ class Catalog:
         report.generation = store.generation(conn)
         return report
 
+    def import_embeddings(
+        self,
+        source: str | os.PathLike[str],
+        *,
+        model: Any = None,
+        device: str = "cpu",
+        batch_size: int = 1024,
+        progress: bool = False,
+    ) -> AddReport:
+        """Add an embeddings table (Parquet / JSON Lines file or folder) without decoding audio.
+
+        The table is what :func:`torchmusic.scale.embed_dataset` writes (columns:
+        :data:`~torchmusic.recommend.catalog.imports.EMBEDDING_COLUMNS`). The result
+        equals :meth:`add` of the same files with the same model: rows, metadata,
+        vectors and MFCC statistics; known content (hash) is skipped, error rows are
+        reported in ``failed``. One transaction per ``batch_size`` rows, so a killed
+        import keeps its finished batches and a rerun skips them.
+
+        Parameters
+        ----------
+        source : str or os.PathLike
+            A ``.parquet`` / ``.jsonl`` file or a folder of part files.
+        model : str, os.PathLike or Embedder, optional
+            The model the table was made with, needed only to start a new catalog
+            when the table's model file is not at its recorded path (or an ``mfcc``
+            embedder with non-default statistics); its fingerprint must match.
+        device : str
+            Where ``model`` is loaded (only to check and record it).
+        batch_size : int
+            Rows per SQLite transaction.
+        progress : bool
+            Progress bar on stderr.
+
+        Returns
+        -------
+        AddReport
+
+        Raises
+        ------
+        DataError
+            The table's model (fingerprint) differs from the catalog's or from
+            ``model``, rows of several models, or an unreadable table.
+
+        Examples
+        --------
+        >>> Catalog("cat").import_embeddings("embeddings.parquet").summary()  # doctest: +SKIP
+        '1000 track(s) added, 12 already in the catalog, 1 failed (generation 3)\\n  FAILED ...'
+        """
+        from torchmusic.recommend.catalog.imports import import_embeddings
+
+        return import_embeddings(
+            self, source, model=model, device=device, batch_size=batch_size, progress=progress
+        )
+
     # -- removing ------------------------------------------------------------------------
     def remove(self, items: Iterable[int | str | os.PathLike[str]]) -> RemoveReport:
         """Remove tracks given by id, stored path, or (for an existing file) its content.
