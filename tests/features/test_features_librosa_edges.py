@@ -153,6 +153,9 @@ def test_piptrack_matches_librosa(dtype, rng):
         ),
         ({"ref": torch.mean}, {"ref": np.mean}),
         ({"ref": 0.5, "n_fft": 1024}, {"ref": 0.5, "n_fft": 1024}),
+        # The band touching both ends of the spectrum (peaks are searched on the
+        # band only, with the spectrum's edge rules there).
+        ({"fmin": 0.0, "fmax": 11025.0}, {"fmin": 0.0, "fmax": 11025.0}),
     ]:
         pitches, mags = librosa.piptrack(y=y, sr=22050, **kw_ref)
         ours_p, ours_m = F.piptrack(yt, sr=22050, **kw_ours)
@@ -160,6 +163,19 @@ def test_piptrack_matches_librosa(dtype, rng):
         assert np.array_equal(ours_p.numpy() > 0, pitches > 0), kw_ref  # same peaks
         np.testing.assert_allclose(ours_p.numpy(), pitches, rtol=1e-5)
         np.testing.assert_allclose(ours_m.numpy(), mags, rtol=1e-5, atol=1e-5 * np.abs(mags).max())
+
+
+def test_piptrack_and_tuning_of_a_batch_equal_each_item(rng):
+    y = np.stack([_tones(rng), 0.5 * _tones(rng)[::-1].copy()]).astype(np.float32)
+    pitches, mags = F.piptrack(torch.from_numpy(y), sr=22050)
+    tunings = F.estimate_tuning(torch.from_numpy(y), sr=22050, fmin=0.0, fmax=11025.0)
+    for i in range(2):
+        ref_p, ref_m = librosa.piptrack(y=y[i], sr=22050)
+        assert np.array_equal(pitches[i].numpy() > 0, ref_p > 0)
+        np.testing.assert_allclose(pitches[i].numpy(), ref_p, rtol=1e-5)
+        np.testing.assert_allclose(mags[i].numpy(), ref_m, rtol=1e-5, atol=1e-5 * ref_m.max())
+        expected = librosa.estimate_tuning(y=y[i], sr=22050, fmin=0.0, fmax=11025.0)
+        assert float(tunings[i]) == pytest.approx(expected, abs=1e-9)
 
 
 def test_pitch_tuning_and_estimate_tuning(rng):

@@ -308,7 +308,13 @@ def blocked_spectrogram(
     n_frames = sum(frames.shape[1] for _, frames in segments)
     bands = n_fft // 2 + 1 if project is None else project.shape[0]
     projection = None if project is None else _BandedProjection(project.to(y.device, out_dtype))
-    out = torch.empty(n_items, bands, n_frames, dtype=out_dtype)
+    if projection is None:
+        # Frames-major, returned as a transposed view: each block is written as one
+        # contiguous run (writing it transposed into (bins, frames) cost ~7 ms per
+        # 30 s clip in strided stores).
+        out = torch.empty(n_items, n_frames, bands, dtype=out_dtype)
+    else:
+        out = torch.empty(n_items, bands, n_frames, dtype=out_dtype)
     windowed = torch.empty(min(_BLOCK_FRAMES, n_frames), n_fft, dtype=work)  # reused
     with torch.no_grad():
         for item in range(n_items):
@@ -319,12 +325,16 @@ def blocked_spectrogram(
                     # Promote to the compute dtype, then window in place (one pass
                     # each; faster than a mixed-dtype multiply into the buffer).
                     block = windowed[:rows].copy_(chunk).mul_(win)
-                    result = _power(torch.fft.rfft(block), power).to(out_dtype)
+                    result = _power(torch.fft.rfft(block), power)
                     at = first + start
                     if projection is None:
-                        out[item, :, at : at + rows] = result.T
+                        out[item, at : at + rows].copy_(result)  # rounds to out_dtype
                     else:
-                        projection.apply(result, out=out[item, :, at : at + rows])
+                        projection.apply(
+                            result.to(out_dtype), out=out[item, :, at : at + rows]
+                        )
+    if projection is None:
+        return out.transpose(-1, -2).reshape(*batch, bands, n_frames)
     return out.reshape(*batch, bands, n_frames)
 
 
