@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import TOKEN, write_tone
-from torchmusic.web import create_app
+from torchmusic.web import Settings, create_app
 from torchmusic.web.errors import ApiError
 from torchmusic.web.jobs import JobManager
 
@@ -252,3 +252,35 @@ def test_dead_servers_temp_folders_are_removed_at_start(settings, tmp_path):
         assert not own.exists()  # removed at exit
     finally:
         os.close(fd)
+
+
+def test_no_catalog_and_no_recommender_are_404(tmp_path, tone):
+    with TestClient(create_app(Settings(work_dir=tmp_path))) as c:
+        _err(c.get("/api/similar", params={"track": 1}), 404, "no_catalog")
+        _err(c.post("/api/similar", files={"file": ("t.wav", tone.read_bytes())}), 404,
+             "no_catalog")  # fmt: skip
+        _err(c.get("/api/tracks"), 404, "no_catalog")
+        _err(c.post("/api/recommend", json={"user": "u1"}), 404, "no_recommender")
+        assert c.get("/api/models").json()["catalog"] is None
+
+
+def test_settings_refuse_bad_values():
+    from torchmusic.errors import ParameterError
+    from torchmusic.web.settings import parse_model_option
+
+    for bad, message in (
+        ({"port": 70000}, "port=70000"),
+        ({"workers": 0}, "workers=0"),
+        ({"max_upload_mb": -1}, "max_upload_mb=-1"),
+        ({"queue_size": -1}, "queue_size=-1"),
+        ({"token": "short"}, "token must be at least 8"),
+        ({"models": {"../x": "f"}}, "model name '../x'"),
+    ):
+        with pytest.raises(ParameterError, match=message):
+            Settings(**bad)
+    assert parse_model_option("genre=runs/a/model.safetensors") == (
+        "genre", "runs/a/model.safetensors"
+    )
+    assert parse_model_option("runs/a/tags.safetensors") == ("tags", "runs/a/tags.safetensors")
+    with pytest.raises(ParameterError, match="NAME=FILE"):
+        parse_model_option("bad name=x")

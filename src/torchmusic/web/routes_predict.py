@@ -23,10 +23,12 @@ async def predict(
 ) -> dict[str, Any]:
     """Top-k labels of the whole upload and, with ``timeline``, of each window."""
     name = model or server.settings.classifier
-    predictor = server.models.get("classifier", name)  # before the upload: 404 early
+    server.models.path(name)  # 404 before the upload is stored
     async with server.upload(file) as path:
 
         def work() -> dict[str, Any]:
+            # Loaded on a worker (the first time only), never on the event loop.
+            predictor = server.models.get("classifier", name)
             pred = predictor.predict_file(path, top_k=top_k, timeline=timeline)
             out = pred.to_dict()
             out.update(path=None, name=file.filename or "upload", model=name)

@@ -80,7 +80,7 @@ async def similar_by_upload(
     server: ServerState = Depends(state),
 ) -> dict[str, Any]:
     """The ``k`` catalog tracks most similar to an uploaded recording."""
-    server.catalog()  # 404 no_catalog before the upload is stored
+    server.require_catalog()  # 404 no_catalog before the upload is stored
     async with server.upload(file) as path:
 
         def work() -> dict[str, Any]:

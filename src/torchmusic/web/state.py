@@ -61,13 +61,17 @@ class ServerState:
             self.jobs.shutdown()
         self.temp.close()
 
-    def catalog(self) -> Any:
-        """This thread's :class:`~torchmusic.recommend.catalog.Catalog` (SQLite connections
-        belong to the thread that opened them), ``404 no_catalog`` without one."""
+    def require_catalog(self) -> None:
+        """``404 no_catalog`` when the server has no catalog."""
         if self.settings.catalog is None:
             raise ApiError(
                 404, "no_catalog", "this server has no catalog (start it with --catalog DIR)"
             )
+
+    def catalog(self) -> Any:
+        """This thread's :class:`~torchmusic.recommend.catalog.Catalog` (SQLite connections
+        belong to the thread that opened them), ``404 no_catalog`` without one."""
+        self.require_catalog()
         cat = getattr(self._local, "catalog", None)
         if cat is None:
             from torchmusic.recommend.catalog import Catalog
