@@ -14,7 +14,9 @@ Then:
    ``Retry-After``, and whether the server still answers ``/api/health`` afterwards.
 
 The server's resident memory (RSS) is read at start (after warm-up), sampled during
-the run (peak) and at the end. Bounded: at most ``--max-requests`` requests in phase 1.
+the run (peak) and at the end; the script exits 1 on any error in phase 1, growth over
+``--rss-bound-mb`` (300), a server that no longer answers after the burst, or a temporary
+folder left after it stopped. Bounded: at most ``--max-requests`` requests in phase 1.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class Server:
         cmd = [
             sys.executable, "-m", "torchmusic", "serve", "--port", str(self.port),
             "--workers", str(args.workers), "--queue-size", str(args.queue_size),
-            "--classifier", args.model,
+            "--classifier", args.model, "--device", args.device,
         ]  # fmt: skip
         env = {**os.environ, "TMPDIR": str(work)}
         self.log = open(work / "server.log", "w")
@@ -227,6 +229,11 @@ def main() -> int:
     ap.add_argument("--queue-size", type=int, default=8, help="the server's --queue-size")
     ap.add_argument("--burst", type=int, default=None, help="past-capacity burst size")
     ap.add_argument("--max-requests", type=int, default=5000, help="bound on phase 1 requests")
+    ap.add_argument("--device", default="cpu", help="the server's --device")
+    ap.add_argument(
+        "--rss-bound-mb", type=float, default=300.0,
+        help="largest accepted RSS growth from start to end of phase 1 (exit 1 beyond)",
+    )  # fmt: skip
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     args = ap.parse_args()
     burst_n = args.burst or 3 * (args.workers + args.queue_size)
@@ -251,6 +258,7 @@ def main() -> int:
         leftovers = sorted(str(p) for p in (work / "torchmusic-serve").glob("run-*"))
 
     errors = sum(load["errors"].values())
+    growth = rss_end - rss_start
     print_table(
         f"torchmusic serve: /api/predict, {CLIP_SECONDS:g} s clips, model {args.model}, "
         f"{args.workers} workers + {args.queue_size} queued, {os.cpu_count()} CPUs",
@@ -271,14 +279,26 @@ def main() -> int:
         Path(args.out) / "serve_load.json",
         {
             "settings": vars(args) | {"burst": burst_n, "clip_seconds": CLIP_SECONDS},
-            "rss_mb": {"start": rss_start, "end": rss_end, "after_burst": rss_after_burst},
+            "rss_mb": {
+                "start": rss_start,
+                "end": rss_end,
+                "after_burst": rss_after_burst,
+                "growth": growth,
+                "bound": args.rss_bound_mb,
+            },
             "sustained": load,
             "past_capacity": past,
             "server_exit_code": code,
             "temp_folders_left": leftovers,
         },
     )
-    return 0 if errors == 0 and past["alive_after"] else 1
+    ok = errors == 0 and past["alive_after"] and growth <= args.rss_bound_mb and not leftovers
+    print(
+        f"errors {errors}, RSS growth {growth:+.0f} MB (bound {args.rss_bound_mb:g}), "
+        f"alive after the burst: {past['alive_after']}, temp folders left: {len(leftovers)}"
+        f" -> {'PASS' if ok else 'FAIL'}"
+    )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
