@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import LABELS, write_tone
+from conftest import LABELS, NO_FASTAPI, write_tone
+
+pytest.importorskip("fastapi", reason=NO_FASTAPI)
 
 
 def _wait(client, job: dict, *, timeout: float = 60.0, headers=None) -> dict:

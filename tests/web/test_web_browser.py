@@ -17,6 +17,10 @@ import time
 
 import pytest
 
+from conftest import NO_FASTAPI
+
+pytest.importorskip("fastapi", reason=NO_FASTAPI)
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

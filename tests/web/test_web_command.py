@@ -14,10 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from conftest import TOKEN
+from conftest import NO_FASTAPI, TOKEN
+
+pytest.importorskip("fastapi", reason=NO_FASTAPI)
+httpx = pytest.importorskip("httpx", reason="httpx is not installed (pip install httpx)")
 
 
 def _free_port() -> int:

@@ -8,9 +8,13 @@ import threading
 import time
 
 import pytest
+
+from conftest import NO_FASTAPI, TOKEN, write_tone
+
+pytest.importorskip("fastapi", reason=NO_FASTAPI)
+
 from fastapi.testclient import TestClient
 
-from conftest import TOKEN, write_tone
 from torchmusic.web import Settings, create_app
 from torchmusic.web.errors import ApiError
 from torchmusic.web.jobs import JobManager
