@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -234,20 +235,26 @@ def test_predict_jsonl_round_trip_equals_predict_paths(local_ray, files, classif
 # -- the command line -----------------------------------------------------------------------
 
 
-def test_cli_embed_ray_equals_catalog_add(local_ray, files, embedding_file, tmp_path, capsys):
+def test_cli_embed_ray_equals_catalog_add(
+    local_ray, files, embedding_file, tmp_path, capsys, monkeypatch
+):
+    # Relative paths, as typed: the workers run in other folders, so the engine must
+    # hand them absolute ones (the model file and the table).
+    monkeypatch.chdir(tmp_path)
+    shutil.copyfile(embedding_file, "emb.safetensors")
     paths = [str(p) for p in files["good"]]
-    table = tmp_path / "emb.jsonl"
-    common = ["-m", str(embedding_file), "--no-progress"]
+    common = ["-m", "emb.safetensors", "--no-progress"]
     rc = main(
-        ["embed", *paths, *common, "--engine", "ray", "--actors", "1", "--out", str(table),
-         "-c", str(tmp_path / "ray_cat")]
+        ["embed", *paths, *common, "--engine", "ray", "--actors", "1", "--out", "emb.jsonl",
+         "-c", "ray_cat"]
     )  # fmt: skip
     assert rc == 0, capsys.readouterr().err
     assert "3 track(s) added" in capsys.readouterr().out
-    assert main(["catalog", "add", *paths, *common, "-c", str(tmp_path / "local_cat")]) == 0
+    assert (tmp_path / "emb.jsonl").is_dir()
+    assert main(["catalog", "add", *paths, *common, "-c", "local_cat"]) == 0
     _assert_same_catalog(tmp_path / "ray_cat", tmp_path / "local_cat")
     # `catalog import` of the same table: the same catalog again.
-    assert main(["catalog", "import", str(table), "-c", str(tmp_path / "cli_import")]) == 0
+    assert main(["catalog", "import", "emb.jsonl", "-c", "cli_import"]) == 0
     _assert_same_catalog(tmp_path / "cli_import", tmp_path / "local_cat")
 
 
