@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import LABELS, NO_FASTAPI, write_tone
+from conftest import LABELS, require_serve_extra, write_tone
 
-pytest.importorskip("fastapi", reason=NO_FASTAPI)
+require_serve_extra()
 
 
 def _wait(client, job: dict, *, timeout: float = 60.0, headers=None) -> dict:

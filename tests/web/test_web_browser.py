@@ -17,9 +17,9 @@ import time
 
 import pytest
 
-from conftest import NO_FASTAPI
+from conftest import require_serve_extra
 
-pytest.importorskip("fastapi", reason=NO_FASTAPI)
+require_serve_extra()
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NO_FASTAPI, TOKEN
+from conftest import TOKEN, require_serve_extra
 
-pytest.importorskip("fastapi", reason=NO_FASTAPI)
-httpx = pytest.importorskip("httpx", reason="httpx is not installed (pip install httpx)")
+require_serve_extra()
+import httpx  # noqa: E402
 
 
 def _free_port() -> int:

@@ -9,15 +9,15 @@ import time
 
 import pytest
 
-from conftest import NO_FASTAPI, TOKEN, write_tone
+from conftest import TOKEN, require_serve_extra, write_tone
 
-pytest.importorskip("fastapi", reason=NO_FASTAPI)
+require_serve_extra()
 
-from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient  # noqa: E402
 
-from torchmusic.web import Settings, create_app
-from torchmusic.web.errors import ApiError
-from torchmusic.web.jobs import JobManager
+from torchmusic.web import Settings, create_app  # noqa: E402
+from torchmusic.web.errors import ApiError  # noqa: E402
+from torchmusic.web.jobs import JobManager  # noqa: E402
 
 
 def _err(r, status: int, error: str) -> dict:

@@ -13,7 +13,10 @@ from torchmusic.errors import DependencyError
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``torchmusic serve``: serve until Ctrl-C (running jobs finish first)."""
-    missing = [m for m in ("fastapi", "uvicorn", "multipart") if importlib.util.find_spec(m) is None]
+    # python-multipart is importable as `python_multipart` (>= 0.0.13) or `multipart`.
+    wanted = {"fastapi": ("fastapi",), "uvicorn": ("uvicorn",),
+              "python-multipart": ("python_multipart", "multipart")}  # fmt: skip
+    missing = [n for n, mods in wanted.items() if not any(importlib.util.find_spec(m) for m in mods)]
     if missing:
         raise DependencyError(
             f"torchmusic serve needs {', '.join(missing)}: pip install 'torchmusic[serve]'"
