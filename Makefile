@@ -47,11 +47,13 @@ system-deps:
 demo: install
 	$(BIN)/torchmusic demo --out demo_out
 
+# --dist loadgroup: the tests of one xdist_group (the Ray tests: one local Ray instance
+# per module) stay on one worker; every other test is spread as with plain -n 2.
 test: install
-	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
 test-all: install
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -20,7 +20,12 @@ import numpy as np
 import pytest
 import torch
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray's own settings
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # Ray's own settings
+    # One Ray instance for the module: `make test` (-n 2 --dist loadgroup) keeps these
+    # tests on one worker instead of starting a second Ray on the other.
+    pytest.mark.xdist_group("ray"),
+]
 
 ray = pytest.importorskip(
     "ray", reason="ray is not installed: the Ray engine's tests need pip install 'torchmusic[ray]'"
