@@ -180,3 +180,16 @@ def test_the_page_shows_api_errors(browser, server_url, tmp_path):
     assert "unsupported_media_type" in page.inner_text("#error")
     page.close()
 
+
+
+def test_the_api_docs_render_offline(browser, server_url):
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(server_url + "/docs")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=30000)
+    assert page.inner_text(".swagger-ui .info .title").startswith("torchmusic")
+    page.wait_for_selector("[data-path='/api/predict']", timeout=30000)
+    outside = [u for u in requests if not u.startswith((server_url, "blob:", "data:"))]
+    assert not outside, outside
+    page.close()
