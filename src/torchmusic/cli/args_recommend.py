@@ -259,6 +259,26 @@ def _add_catalog(p: argparse.ArgumentParser) -> None:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help=DEVICE_HELP)
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="decoding worker processes (default: up to 4; 0: decode in the main process)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="clip windows per forward pass, across tracks (default: the model's, 64)",
+    )
+    p.add_argument(
+        "--commit-every",
+        type=int,
+        default=32,
+        metavar="N",
+        help="files per catalog transaction: a killed run redoes at most N (default 32)",
+    )
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even if files failed")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")

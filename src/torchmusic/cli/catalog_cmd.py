@@ -42,15 +42,19 @@ def _finish_add(catalog: Any, report: Any, args: argparse.Namespace) -> int:
 
 def _add(args: argparse.Namespace, *, catalog_dir: str, model: str | None) -> int:
     from torchmusic.recommend.catalog import Catalog
+    from torchmusic.scale.jobs import embed_stream
 
+    # Decoding in worker processes, the network batched across tracks (docs/scale.md).
+    stream = embed_stream(workers=args.workers, batch_size=args.batch_size)
     # Closed on return: a command leaves no SQLite -wal / -shm files behind.
     with Catalog(catalog_dir) as catalog:
         report = catalog.add(
             args.paths,
             embedder=model,
             device=args.device,
-            workers=args.workers,
+            batch_size=args.commit_every,
             progress=not args.no_progress,
+            stream=stream,
         )
         return _finish_add(catalog, report, args)
 

@@ -1,8 +1,11 @@
 """``torchmusic predict``: label audio files and folders with a model file.
 
-Output is a table (default), JSON or CSV, on stdout or in ``--out``. Files that
-cannot be read are skipped and listed on stderr at the end; the exit status is 1
-when any failed, unless ``--allow-failures``.
+Output is a table (default), JSON or CSV, on stdout or in ``--out``; with
+``--out FILE.jsonl`` one JSON record per file is written as it finishes and a rerun
+continues a killed run (``--restart`` starts over). Decoding runs in ``--workers``
+processes and the model in batches of ``--batch-size`` windows across tracks
+(:mod:`torchmusic.scale`). Files that cannot be read are skipped and listed on
+stderr at the end; the exit status is 1 when any failed, unless ``--allow-failures``.
 """
 
 from __future__ import annotations
@@ -107,18 +110,56 @@ def format_csv(report: Any) -> str:
     return buf.getvalue()
 
 
+def _print_failures(failed: list[Any], args: argparse.Namespace) -> int:
+    if not failed:
+        return 0
+    print(f"\n{len(failed)} file(s) failed:", file=sys.stderr)
+    for failure in failed:
+        print(f"  {failure.path}: {failure.error}", file=sys.stderr)
+    return 0 if args.allow_failures else 1
+
+
+def _run_jsonl(args: argparse.Namespace, predictor: Any, paths: list[str]) -> int:
+    """``--out FILE.jsonl``: a record per file as it finishes; a rerun continues."""
+    from torchmusic.scale.jobs import predict_to_jsonl
+
+    report = predict_to_jsonl(
+        paths,
+        args.out,
+        predictor=predictor,
+        restart=args.restart,
+        workers=args.workers,
+        batch_size=args.batch_size,
+        top_k=args.top_k,
+        timeline=args.timeline,
+        progress=not args.no_progress,
+    )
+    if not report.written and not report.skipped and not report.failed:
+        raise DataError(f"no audio files found in {paths}")
+    print(report.summary())
+    return _print_failures(report.failed, args)
+
+
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "engine", "local") == "ray":
         from torchmusic.cli.ray_cmd import predict as predict_on_ray
 
         return predict_on_ray(args)
-    from torchmusic.serve.predict import Predictor, predict_paths
+    from torchmusic.scale.jobs import predict_files
+    from torchmusic.serve.predict import Predictor
 
+    jsonl = bool(args.out) and Path(args.out).suffix.lower() == ".jsonl"
+    if args.restart and not jsonl:
+        raise ParameterError(f"--restart needs --out FILE.jsonl, got --out {args.out!r}")
     model, paths = split_model_and_paths(args)
     predictor = Predictor(model, device=args.device, hop_seconds=args.hop_seconds)
-    report = predict_paths(
+    if jsonl:
+        return _run_jsonl(args, predictor, paths)
+    report = predict_files(
         paths,
         model=predictor,
+        workers=args.workers,
+        batch_size=args.batch_size,
         top_k=args.top_k,
         timeline=args.timeline,
         progress=not args.no_progress,
@@ -141,10 +182,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote predictions for {len(report.predictions)} file(s) to {out}")
     else:
         sys.stdout.write(text)
-    if report.failed:
-        print(f"\n{len(report.failed)} file(s) failed:", file=sys.stderr)
-        for failure in report.failed:
-            print(f"  {failure.path}: {failure.error}", file=sys.stderr)
-        if not args.allow_failures:
-            return 1
-    return 0
+    return _print_failures(report.failed, args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -63,6 +63,11 @@ class TrackEmbeddings:
         return len(self.paths)
 
 
+#: ``stream(files, embedder)``: an :class:`EmbeddedFile` per file, in order (as
+#: :func:`iter_embeddings`); what :func:`embed_tracks` and ``Catalog.add`` run.
+EmbedStream = Callable[[Iterable[Path], Embedder], Iterator[EmbeddedFile]]
+
+
 def _check_workers(workers: int | None) -> int:
     if workers is None:
         return min(4, os.cpu_count() or 1)
@@ -85,7 +90,7 @@ def _message(exc: BaseException) -> str:
 
 
 def iter_embeddings(
-    files: Sequence[str | os.PathLike[str]], embedder: Embedder, *, workers: int | None = None
+    files: Iterable[str | os.PathLike[str]], embedder: Embedder, *, workers: int | None = None
 ) -> Iterator[EmbeddedFile]:
     """Embed ``files`` in order, yielding each outcome as soon as it is known.
 
@@ -95,8 +100,8 @@ def iter_embeddings(
 
     Parameters
     ----------
-    files : sequence of path
-        Audio files.
+    files : iterable of path
+        Audio files; consumed lazily, a few ahead of the file being embedded.
     embedder : Embedder
     workers : int, optional
         Decoding threads (default: up to 4; 0 decodes in the calling thread).
@@ -114,7 +119,7 @@ def iter_embeddings(
     bad.ogg ... not a supported audio file ...
     """
     workers = _check_workers(workers)
-    paths = [Path(f) for f in files]
+    paths = (Path(f) for f in files)
     sr = embedder.feature.sr
 
     def finish(path: Path, y: torch.Tensor | BaseException) -> EmbeddedFile:
@@ -155,6 +160,7 @@ def embed_tracks(
     progress: bool = True,
     hop_seconds: float | None = None,
     extensions: Sequence[str] = AUDIO_EXTENSIONS,
+    stream: EmbedStream | None = None,
 ) -> tuple[TrackEmbeddings, list[FailedFile]]:
     """Track embeddings of audio files and folders; unreadable files are skipped and reported.
 
@@ -175,6 +181,11 @@ def embed_tracks(
         Window hop for network embedders (default: their clip length).
     extensions : sequence of str
         Extensions searched for in folders.
+    stream : callable, optional
+        ``stream(files, embedder)`` yielding an :class:`EmbeddedFile` per file in
+        order; default :func:`iter_embeddings` with ``workers`` threads.
+        :func:`torchmusic.scale.embed_files` passes decoding worker processes and
+        cross-track batches here.
 
     Returns
     -------
@@ -197,7 +208,11 @@ def embed_tracks(
     bar = tqdm(
         total=len(inputs), desc="embed", unit="file", disable=not progress or len(inputs) < 2
     )
-    for item in iter_embeddings([p for p, _ in inputs], embedder, workers=workers):
+    if stream is None:
+        items = iter_embeddings([p for p, _ in inputs], embedder, workers=workers)
+    else:
+        items = stream([p for p, _ in inputs], embedder)
+    for item in items:
         bar.update(1)
         if item.vector is None:
             failures.append(FailedFile(item.path, item.error or "unknown error"))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -321,6 +321,44 @@ class Predictor:
         top_k = _check_top_k(top_k)
         windows, spans = self.window_features(y)
         probs = self.predict_windows(windows)
+        return self.track_prediction(
+            probs, spans, n_samples=y.shape[-1], top_k=top_k, timeline=timeline, path=path
+        )
+
+    def track_prediction(
+        self,
+        probs: torch.Tensor,
+        spans: list[tuple[float, float]],
+        *,
+        n_samples: int,
+        top_k: int = 3,
+        timeline: bool = False,
+        path: str | os.PathLike[str] = "",
+    ) -> TrackPrediction:
+        """The :class:`TrackPrediction` of a track from its windows' probabilities.
+
+        The step after :meth:`predict_windows`, for callers that run the windows of
+        several tracks in shared batches (:mod:`torchmusic.scale.batching`).
+
+        Parameters
+        ----------
+        probs : torch.Tensor [shape=(n_windows, n_classes)]
+            :meth:`predict_windows` of the track's windows.
+        spans : list of (float, float)
+            The windows' start and end in seconds (:meth:`window_features`).
+        n_samples : int
+            Length of the waveform at ``feature.sr``.
+        top_k, timeline, path
+            As in :meth:`predict_waveform`.
+
+        Examples
+        --------
+        >>> windows, spans = predictor.window_features(y)  # doctest: +SKIP
+        >>> probs = predictor.predict_windows(windows)  # doctest: +SKIP
+        >>> predictor.track_prediction(probs, spans, n_samples=len(y)).labels  # doctest: +SKIP
+        [('kick', 0.97), ('tom', 0.02), ('snare', 0.01)]
+        """
+        top_k = _check_top_k(top_k)
         track = probs.mean(dim=0)
         segments = []
         if timeline:
@@ -333,7 +371,7 @@ class Predictor:
             path=p,
             labels=self._ranked(track, top_k),
             segments=segments,
-            duration=y.shape[-1] / self.feature.sr,
+            duration=n_samples / self.feature.sr,
             probabilities={lab: float(v) for lab, v in zip(self.labels, track, strict=True)},
             name=p.name,
         )
@@ -372,6 +410,26 @@ class Predictor:
         return self.predict_waveform(y, top_k=top_k, timeline=timeline, path=path)
 
 
+#: ``stream(files, predictor, *, top_k, timeline)``: a :class:`TrackPrediction` or a
+#: :class:`FailedFile` per file, in order (see :func:`predict_paths`).
+PredictStream = Callable[..., Iterator["TrackPrediction | FailedFile"]]
+
+
+def _one_at_a_time(
+    files: Iterable[Path], predictor: Predictor, *, top_k: int, timeline: bool
+) -> Iterator[TrackPrediction | FailedFile]:
+    for path in files:
+        try:
+            yield predictor.predict_file(path, top_k=top_k, timeline=timeline)
+        # One bad file must not cost the others' results: reading and decoding errors
+        # (and a file too long for memory) are reported; anything else is a bug and raises.
+        except (TorchMusicError, OSError, MemoryError) as exc:
+            message = (
+                str(exc) if isinstance(exc, TorchMusicError) else f"{type(exc).__name__}: {exc}"
+            )
+            yield FailedFile(Path(path), message)
+
+
 def predict_paths(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
@@ -382,6 +440,7 @@ def predict_paths(
     timeline: bool = False,
     progress: bool = True,
     extensions: Sequence[str] = AUDIO_EXTENSIONS,
+    stream: PredictStream | None = None,
 ) -> PredictionReport:
     """Predict labels for audio files and folders; bad files are skipped and reported.
 
@@ -401,6 +460,11 @@ def predict_paths(
         Show a progress bar (on stderr) when there is more than one file.
     extensions : sequence of str
         File extensions searched for in folders.
+    stream : callable, optional
+        ``stream(files, predictor, top_k=..., timeline=...)`` yielding a
+        :class:`TrackPrediction` or a :class:`FailedFile` per file, in order. Default:
+        one file at a time in this thread. :func:`torchmusic.scale.predict_files`
+        passes decoding worker processes and cross-track batches here.
 
     Returns
     -------
@@ -428,21 +492,21 @@ def predict_paths(
     inputs, missing = collect_inputs(paths, extensions=extensions)
     failed = [FailedFile(p, "no such file or folder") for p in missing]
     predictions: list[TrackPrediction] = []
+    names = dict(inputs)
     bar = tqdm(
-        inputs, desc="predict", unit="file", disable=not progress or len(inputs) < 2, leave=False
+        total=len(inputs),
+        desc="predict",
+        unit="file",
+        disable=not progress or len(inputs) < 2,
+        leave=False,
     )
-    for path, name in bar:
-        try:
-            pred = predictor.predict_file(path, top_k=top_k, timeline=timeline)
-        # One bad file must not cost the others' results: reading and decoding errors
-        # (and a file too long for memory) are reported; anything else is a bug and raises.
-        except (TorchMusicError, OSError, MemoryError) as exc:
-            message = (
-                str(exc) if isinstance(exc, TorchMusicError) else f"{type(exc).__name__}: {exc}"
-            )
-            failed.append(FailedFile(path, message))
+    run = stream or _one_at_a_time
+    for outcome in run([p for p, _ in inputs], predictor, top_k=top_k, timeline=timeline):
+        bar.update(1)
+        if isinstance(outcome, FailedFile):
+            failed.append(outcome)
             continue
-        pred.name = name
-        predictions.append(pred)
+        outcome.name = names.get(outcome.path, outcome.path.name)
+        predictions.append(outcome)
     bar.close()
     return PredictionReport(predictions=predictions, failed=failed)

@@ -30,12 +30,13 @@ A ``Catalog`` object is for one thread; open one per thread or process.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -485,6 +486,7 @@ class Catalog:
         progress: bool = False,
         extensions: Sequence[str] = AUDIO_EXTENSIONS,
         on_batch: Callable[[AddReport], None] | None = None,
+        stream: Callable[..., Iterator[Any]] | None = None,
     ) -> AddReport:
         """Embed audio files and folders and add them; known content and bad files are skipped.
 
@@ -500,7 +502,7 @@ class Catalog:
         device : str
             Where features and networks run.
         workers : int, optional
-            Decoding threads (default up to 4).
+            Decoding threads of the default ``stream`` (default up to 4).
         batch_size : int
             Files per SQLite transaction: a killed run loses at most one batch.
         metadata : mapping or callable, optional
@@ -511,6 +513,15 @@ class Catalog:
             Extensions searched for in folders.
         on_batch : callable, optional
             Called with the report so far after every committed batch.
+        stream : callable, optional
+            ``stream(files, embedder)`` yielding an
+            :class:`~torchmusic.embed.tracks.EmbeddedFile` per file, in order.
+            Default: :func:`~torchmusic.embed.iter_embeddings` with ``workers``
+            threads; ``functools.partial(torchmusic.scale.iter_embeddings,
+            workers=4, batch_size=64)`` decodes in worker processes and batches the
+            network across tracks. One stream runs over the whole job; files are
+            hashed and checked against the catalog just ahead of it, so known
+            content is never decoded.
 
         Returns
         -------
@@ -551,42 +562,64 @@ class Catalog:
         conn = self._connection(create=True)
         self._check_model(conn, emb.info)  # fail before embedding anything
         names = dict(inputs)
-        seen: dict[str, int] = {}
+        seen: dict[str, int] = {}  # content hash -> id (-1 until committed) of this run's files
+        hashes: dict[Path, str] = {}  # files handed to the stream and not yet back
         bar = tqdm(total=len(inputs), desc="catalog add", unit="file", disable=not progress)
-        for start in range(0, len(inputs), batch_size):
-            batch = [p for p, _ in inputs[start : start + batch_size]]
-            hashes: dict[Path, str] = {}
-            for path in batch:
-                try:
-                    hashes[path] = content_hash(path)
-                except (AudioFileError, OSError) as exc:
-                    report.failed.append(FailedFile(path, str(exc)))
-            known = store.known_hashes(conn, list(hashes.values()))
-            todo = []
-            for path, digest in hashes.items():
-                if digest in known or digest in seen:
-                    report.duplicates.append((path, known.get(digest, seen.get(digest, -1))))
-                else:
-                    seen[digest] = -1
-                    todo.append(path)
-            rows = []
-            raw: dict[str, np.ndarray] = {}
-            for item in iter_embeddings(todo, emb, workers=workers):
-                if item.vector is None:
-                    report.failed.append(FailedFile(item.path, item.error or "unknown error"))
-                    continue
+
+        def todo() -> Iterator[Path]:
+            # Hashed and checked against the catalog a batch at a time, just ahead of
+            # the decoders: a resumed run skips its committed files without decoding them.
+            for start in range(0, len(inputs), batch_size):
+                digests: dict[Path, str] = {}
+                for path, _ in inputs[start : start + batch_size]:
+                    try:
+                        digests[path] = content_hash(path)
+                    except (AudioFileError, OSError) as exc:
+                        report.failed.append(FailedFile(path, str(exc)))
+                        bar.update(1)
+                known = store.known_hashes(conn, list(digests.values()))
+                for path, digest in digests.items():
+                    if digest in known or digest in seen:
+                        report.duplicates.append((path, known.get(digest, seen.get(digest, -1))))
+                        bar.update(1)
+                    else:
+                        seen[digest] = -1
+                        hashes[path] = digest
+                        yield path
+
+        rows: list[tuple[str, str, dict[str, Any], np.ndarray]] = []
+        raw: dict[str, np.ndarray] = {}
+        outcomes = 0  # since the last commit
+
+        def commit() -> None:
+            if rows:
+                seen.update(self._insert(conn, rows, emb.info, emb, report, raw=raw))
+            rows.clear()
+            raw.clear()
+            if on_batch is not None:
+                on_batch(report)
+
+        items = (stream or functools.partial(iter_embeddings, workers=workers))(todo(), emb)
+        for item in items:
+            digest = hashes.pop(item.path)
+            outcomes += 1
+            bar.update(1)
+            if item.vector is None:
+                report.failed.append(FailedFile(item.path, item.error or "unknown error"))
+            else:
                 meta = {"name": names[item.path], "duration": round(item.duration, 3)}
                 meta["size"] = item.path.stat().st_size
                 meta.update(self._user_metadata(metadata, item.path))
                 vector = _unit_rows(item.vector, emb.info.dim, what="embeddings")[0]
-                rows.append((str(item.path), hashes[item.path], meta, vector))
+                rows.append((str(item.path), digest, meta, vector))
                 if item.raw is not None:
-                    raw[hashes[item.path]] = item.raw
-            if rows:
-                seen.update(self._insert(conn, rows, emb.info, emb, report, raw=raw))
-            bar.update(len(batch))
-            if on_batch is not None:
-                on_batch(report)
+                    raw[digest] = item.raw
+            # One transaction per batch_size files: a killed run loses at most one batch.
+            if outcomes >= batch_size:
+                commit()
+                outcomes = 0
+        if outcomes:
+            commit()
         bar.close()
         if report.added:
             self._save_current_index(conn)
