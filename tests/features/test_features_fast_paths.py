@@ -93,3 +93,18 @@ def test_blocked_framing_matches_librosa_at_signal_edges(length, hop_length, pad
     ours = F.spectrogram(torch.from_numpy(y), power=2.0, hop_length=hop_length, pad_mode=pad_mode)
     assert ours.shape == ref.shape
     assert_rel_close(ours, ref, f"spectrogram[{length}, {hop_length}, {pad_mode}]")
+
+
+def test_block_workers_give_the_single_thread_numbers_and_keep_the_callers_threads():
+    y = torch.randn(3, 22050 * 20, generator=torch.Generator().manual_seed(3))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = F.power_to_db(F.melspectrogram(y), top_db=80.0)
+        torch.set_num_threads(2)
+        with torch.inference_mode():  # inference tensors are written by the workers
+            two = F.power_to_db(F.melspectrogram(y), top_db=80.0)
+        assert torch.get_num_threads() == 2  # restored after the single-threaded part
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two)

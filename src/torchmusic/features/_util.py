@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 import functools
 import math
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -137,3 +138,46 @@ def normalize(S: torch.Tensor, *, norm: float | None, dim: int) -> torch.Tensor:
     tiny = torch.finfo(S.dtype).tiny
     length = torch.where(length < tiny, torch.ones_like(length), length)
     return S / length
+
+
+def cpu_inference_threads(func: Callable[..., T]) -> Callable[..., T]:
+    """Run ``func`` with one intra-op thread in the calling thread for CPU inference.
+
+    Why: a feature is dozens of small tensor ops, each an OpenMP fork/join when torch
+    has several threads. On a machine where other processes keep the cores busy a
+    join waits for a descheduled thread, and a 30 s log-mel took 650 ms instead of
+    12 ms. The heavy part (the blocked STFT) is spread over single-threaded workers
+    by ``spectrum._run_blocks`` instead; the light rest runs here on one thread.
+    ``torch.set_num_threads`` is per thread with OpenMP (the OpenMP ICV and MKL's
+    local setting), so other threads keep theirs; the previous count is restored.
+    Autograd and non-CPU inputs are left alone.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        first = next((a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)), None)
+        threads = torch.get_num_threads()
+        if (
+            threads == 1
+            or first is None
+            or first.device.type != "cpu"
+            or (torch.is_grad_enabled() and first.requires_grad)
+        ):
+            return func(*args, **kwargs)
+        _local_threads.outer = getattr(_local_threads, "outer", None) or threads
+        torch.set_num_threads(1)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+            _local_threads.outer = None
+
+    return wrapper
+
+
+def outer_threads() -> int:
+    """The calling thread's torch thread count before :func:`cpu_inference_threads`."""
+    return getattr(_local_threads, "outer", None) or torch.get_num_threads()
+
+
+_local_threads = threading.local()

@@ -7,12 +7,13 @@ import math
 import torch
 
 from torchmusic.features import _validate
-from torchmusic.features._util import normalize
+from torchmusic.features._util import cpu_inference_threads, normalize
 from torchmusic.features.filters import chroma_basis
 from torchmusic.features.spectrum import WindowSpec, _spectrogram
 from torchmusic.features.tuning import estimate_tuning
 
 
+@cpu_inference_threads
 def chroma_stft(
     y: torch.Tensor | None = None,
     *,

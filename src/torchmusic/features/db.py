@@ -18,6 +18,7 @@ import torch
 
 from torchmusic.errors import ParameterError
 from torchmusic.features import _validate
+from torchmusic.features._util import cpu_inference_threads
 
 #: A reference: a number, a tensor broadcastable to the input, or a reduction like
 #: ``torch.amax`` called as ``ref(x, dim=-1, keepdim=True)`` on each item flattened.
@@ -80,6 +81,7 @@ def _check_top_db(top_db: Any) -> float | None:
     return float(top_db)
 
 
+@cpu_inference_threads
 def power_to_db(
     S: torch.Tensor,
     *,
@@ -140,6 +142,7 @@ def power_to_db(
     return log_spec
 
 
+@cpu_inference_threads
 def amplitude_to_db(
     S: torch.Tensor,
     *,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from torchmusic.features import _validate
+from torchmusic.features._util import cpu_inference_threads
 from torchmusic.features.filters import mel_basis
 from torchmusic.features.spectrum import (
     WindowSpec,
@@ -23,6 +24,7 @@ def apply_filterbank(basis: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
     return torch.matmul(basis.to(S.device, S.dtype), S)
 
 
+@cpu_inference_threads
 def melspectrogram(
     y: torch.Tensor | None = None,
     *,

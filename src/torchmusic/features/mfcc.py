@@ -11,7 +11,7 @@ import torch
 
 from torchmusic.errors import ParameterError
 from torchmusic.features import _validate
-from torchmusic.features._util import device_key, tensor_cache
+from torchmusic.features._util import cpu_inference_threads, device_key, tensor_cache
 from torchmusic.features.db import power_to_db
 from torchmusic.features.mel import melspectrogram
 
@@ -72,6 +72,7 @@ def dct_matrix(
     return _dct_cached(n_in, n_out, dct_type, norm, dtype, device_key(device))
 
 
+@cpu_inference_threads
 def mfcc(
     y: torch.Tensor | None = None,
     *,

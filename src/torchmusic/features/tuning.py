@@ -155,9 +155,7 @@ def _peaks(
     right = flat[items, (bins + 1).clamp(max=n_bins - 1), frames].abs()
     interior = (bins > 0) & (bins < n_bins - 1)
     # np.gradient: central differences inside, one-sided at the two ends.
-    avg = torch.where(
-        interior, (right - left) / 2, torch.where(bins == 0, right - mid, mid - left)
-    )
+    avg = torch.where(interior, (right - left) / 2, torch.where(bins == 0, right - mid, mid - left))
     # librosa's __parabolic_interpolation (0 at the ends and where |b| >= |a|).
     pa = (right + left).double() - 2 * mid.double()
     pb = (right - left).double() / 2
