@@ -72,6 +72,8 @@ def test_features_json_and_png(client, trumpet):
     assert body["shape"] == [64, frames] and len(body["data"]) == 64
     png = base64.b64decode(body["png"].split(",", 1)[1])
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    lean = client.post("/api/features", files=_upload(trumpet), data={"arrays": "false"}).json()
+    assert "data" not in lean and lean["shape"] == [128, frames]
     raw = client.post(
         "/api/features", files=_upload(trumpet), data={"kind": "chroma", "format": "png"}
     )

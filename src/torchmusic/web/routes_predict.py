@@ -49,6 +49,7 @@ async def features(
     hop_length: int = Form(512, ge=64, le=8192),
     n_fft: int = Form(2048, ge=128, le=16384),
     format: Literal["json", "png"] = Form("json", description="json: arrays + PNG as data URL"),
+    arrays: bool = Form(True, description="json: include the values (false: PNG and shape only)"),
     server: ServerState = Depends(state),
 ) -> Any:
     """Log-mel or chroma of the upload as a PNG and as JSON arrays, with the config used."""
@@ -68,12 +69,14 @@ async def features(
         values, png, duration = await server.pool().run(work)
     if format == "png":
         return Response(png, media_type="image/png")
-    return {
+    out = {
         "name": file.filename,
         "duration": duration,
         "config": cfg.to_dict(),
         "shape": list(values.shape),
         "frame_seconds": cfg.hop_length / cfg.sr,
-        "data": values.round(3).tolist(),
         "png": "data:image/png;base64," + base64.b64encode(png).decode(),
     }
+    if arrays:  # 10 minutes of log-mel are about 20 MB of JSON: the page does without
+        out["data"] = values.round(3).tolist()
+    return out

@@ -128,7 +128,7 @@ async function analyse(file) {
   const jobs = [
     api("/api/predict", { method: "POST", body: form({ file, top_k: 3, timeline: true }) })
       .then((r) => r.json()).then(renderTags),
-    api("/api/features", { method: "POST", body: form({ file, n_mels: 96 }) })
+    api("/api/features", { method: "POST", body: form({ file, n_mels: 96, arrays: false }) })
       .then((r) => r.json()).then((f) => {
         $("spectrogram").src = f.png;
         $("spectrogram").hidden = false;
