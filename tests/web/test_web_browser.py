@@ -170,6 +170,28 @@ def test_the_page_end_to_end(browser, server_url, trumpet, tmp_path):
     context.close()
 
 
+def test_dropping_a_file_on_the_page(browser, server_url, trumpet):
+    import base64
+
+    page = browser.new_page()
+    page.goto(server_url + "/")
+    page.evaluate(
+        """(b64) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], "dropped.ogg", { type: "audio/ogg" }));
+            const zone = document.querySelector("#drop");
+            zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true }));
+            zone.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true }));
+        }""",
+        base64.b64encode(trumpet.read_bytes()).decode(),
+    )
+    page.wait_for_selector("#tags li:nth-child(3)", timeout=30000)
+    assert page.inner_text("#file-info").startswith("dropped.ogg")
+    assert "over" not in (page.get_attribute("#drop", "class") or "")
+    page.close()
+
+
 def test_the_page_shows_api_errors(browser, server_url, tmp_path):
     page = browser.new_page()
     page.goto(server_url + "/")
