@@ -294,6 +294,17 @@ def test_a_missing_ray_names_the_extra(monkeypatch):
         import_ray()
 
 
+def test_an_address_nobody_listens_on_is_refused_at_once():
+    from torchmusic.errors import ParameterError
+    from torchmusic.scale.ray_engine import _check_reachable
+
+    with pytest.raises(
+        ParameterError, match=r"cannot reach a Ray cluster at address='127.0.0.1:1'"
+    ):
+        _check_reachable("127.0.0.1:1")
+    _check_reachable("auto")  # resolved by Ray itself
+
+
 def test_embed_table_out_needs_the_ray_engine(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["embed", "a.ogg", "-m", "mfcc", "--out", "emb.parquet"])

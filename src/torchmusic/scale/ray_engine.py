@@ -22,6 +22,7 @@ import dataclasses
 import math
 import os
 import shutil
+import socket
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -96,14 +97,36 @@ def ray_session(address: str | None):
     if ray.is_initialized():
         yield ray
         return
+    _check_reachable(address)
     kwargs: dict[str, Any] = {"address": address}
     if address is None:  # a local instance: nobody needs its dashboard
         kwargs["include_dashboard"] = False
-    ray.init(**kwargs)
+    try:
+        ray.init(**kwargs)
+    except ConnectionError as exc:  # a typo in the address, or a cluster that is not up
+        raise ParameterError(
+            f"cannot reach a Ray cluster at address={address!r} ({exc}): is 'ray start "
+            "--head' running there? A cluster with token authentication (as 'ray start' "
+            "of Ray 2.60 sets up) also needs RAY_AUTH_MODE=token here and its ~/.ray/auth_token"
+        ) from exc
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str | None) -> None:
+    """Refuse a ``host:port`` nobody listens on at once (``ray.init`` retries for minutes)."""
+    if not address or address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except (OSError, ValueError) as exc:
+        raise ParameterError(
+            f"cannot reach a Ray cluster at address={address!r} ({exc}): is 'ray start "
+            "--head' running there, and is the port open?"
+        ) from exc
 
 
 def _positive(name: str, value: Any, *, zero: bool = False) -> float:
