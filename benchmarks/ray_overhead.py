@@ -60,7 +60,7 @@ def main() -> None:
 
     seconds = sum(sf.info(str(f)).duration for f in files)
     t = time.perf_counter()
-    ray.init(include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", include_dashboard=False, log_to_driver=False)
     ray_start = time.perf_counter() - t
     ray.data.DataContext.get_current().enable_progress_bars = False
     rows, results = [], []

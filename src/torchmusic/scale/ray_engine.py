@@ -98,8 +98,10 @@ def ray_session(address: str | None):
         yield ray
         return
     _check_reachable(address)
-    kwargs: dict[str, Any] = {"address": address}
-    if address is None:  # a local instance: nobody needs its dashboard
+    # None means a new local instance ("local"), never a cluster Ray would find on its
+    # own (RAY_ADDRESS, a `ray start` on this machine): joining one is --address auto.
+    kwargs: dict[str, Any] = {"address": address or "local"}
+    if address is None:  # nobody needs the dashboard of a throw-away instance
         kwargs["include_dashboard"] = False
     try:
         ray.init(**kwargs)
