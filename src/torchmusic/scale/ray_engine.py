@@ -278,10 +278,8 @@ def _prepare_output(output: str | os.PathLike[str], fmt: str | None, overwrite: 
         if local.is_dir() and not any(local.iterdir()):
             return fmt
         if not overwrite:
-            raise ParameterError(
-                f"output {out!r} exists: pass overwrite=True (--overwrite) to replace it"
-            )
-        # Ray's OVERWRITE mode clears folders; a single file of that name is ours to remove.
+            raise ParameterError(f"output {out!r} exists: pass overwrite=True to replace it")
+        # Removed before the job, so the workers' parts never mix with an older table's.
         if local.is_file():
             local.unlink()
         else:
