@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 
 from torchmusic.web import errors
 from torchmusic.web.settings import Settings
-from torchmusic.web.state import ServerState, require_token
+from torchmusic.web.state import ServerState, TokenGate, require_token
 from torchmusic.web.uploads import BodyLimit, BusyShortcut
 
 log = logging.getLogger("torchmusic.web")
@@ -82,7 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.torchmusic = server
     errors.install(app)
+    # Outermost last: body size, then the token, then the pool's 503, all before the body.
     app.add_middleware(BusyShortcut, server=server)
+    app.add_middleware(TokenGate, token=settings.token)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
 
     app.include_router(routes_system.public)

@@ -166,11 +166,18 @@ class JobManager:
 
     def _wrap(self, fn: Callable[[], Any]) -> Callable[[], Any]:
         def call() -> Any:
+            import torch
+
             with self._lock:
                 self._running += 1
             t0 = time.perf_counter()
             try:
-                return fn()
+                # All of it in inference mode (the server never trains): torchmusic.features
+                # keeps a per-thread scratch tensor, and one made in inference mode (by a
+                # prediction) cannot be written outside it (a 500 for the next feature
+                # image or vocoding on that thread).
+                with torch.inference_mode():
+                    return fn()
             finally:
                 seconds = time.perf_counter() - t0
                 with self._lock:

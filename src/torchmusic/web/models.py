@@ -69,7 +69,9 @@ class Models:
     """
 
     def __init__(self, settings: Settings) -> None:
-        self.files = dict(settings.models)
+        # Resolved now: a missing file is the operator's mistake, reported at start (a
+        # DataError naming it), never to a client (whose error would show the path).
+        self.files = {name: resolve_model(f) for name, f in settings.models.items()}
         self.device = settings.device
         self._loaded: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
@@ -81,7 +83,7 @@ class Models:
     def path(self, name: str) -> Path:
         """The file of a model name (``404 unknown_model`` for any other name)."""
         if name in self.files:
-            return resolve_model(self.files[name])
+            return self.files[name]
         if name in PRETRAINED and name in available_models():
             return resolve_model(name)
         raise ApiError(
@@ -104,8 +106,12 @@ class Models:
                 try:
                     model = LOADERS[kind](path, self.device)
                 except DataError as exc:
+                    # The message names the file: the client sees the model's name only.
+                    detail = str(exc)
+                    for spelling in sorted({str(path.resolve()), str(path)}, key=len)[::-1]:
+                        detail = detail.replace(spelling, "its file")
                     raise ApiError(
-                        422, "wrong_model", f"model {name!r} is not a usable {kind}: {exc}"
+                        422, "wrong_model", f"model {name!r} is not a usable {kind}: {detail}"
                     ) from None
                 self._loaded[key] = model
         return model

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
@@ -15,6 +16,9 @@ from torchmusic.web.errors import ApiError
 from torchmusic.web.state import ServerState, state
 
 router = APIRouter(tags=["catalog"])
+
+#: Largest track id: SQLite's INTEGER (a larger one would be a 500 OverflowError there).
+MAX_TRACK_ID = 2**63 - 1
 
 
 def _track(neighbor: Any) -> dict[str, Any]:
@@ -45,7 +49,9 @@ async def tracks(
 
 
 @router.get("/tracks/{track_id}/audio", response_class=FileResponse)
-async def track_audio(track_id: int, server: ServerState = Depends(state)) -> FileResponse:
+async def track_audio(
+    track_id: int = PathParam(..., ge=0, le=MAX_TRACK_ID), server: ServerState = Depends(state)
+) -> FileResponse:
     """The audio file of a catalog track (ranges supported, for seeking)."""
     track = await server.pool().run(lambda: _get_track(server, track_id))
     path = Path(track.path)
@@ -59,7 +65,7 @@ async def track_audio(track_id: int, server: ServerState = Depends(state)) -> Fi
 
 @router.get("/similar")
 async def similar_by_id(
-    track: int = Query(..., ge=0, description="catalog track id"),
+    track: int = Query(..., ge=0, le=MAX_TRACK_ID, description="catalog track id"),
     k: int = Query(5, ge=1, le=100),
     server: ServerState = Depends(state),
 ) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import Request, UploadFile
 
-from torchmusic.web.errors import ApiError
+from torchmusic.web.errors import ApiError, error_response
 from torchmusic.web.jobs import JobManager
 from torchmusic.web.models import Models
 from torchmusic.web.settings import Settings
@@ -139,21 +139,74 @@ def state(request: Request) -> ServerState:
     return request.app.state.torchmusic
 
 
-def require_token(request: Request) -> None:
-    """FastAPI dependency: the bearer token, when the server has one (``401`` / ``403``)."""
-    token = request.app.state.torchmusic.settings.token
+def token_refusal(token: str | None, header: str) -> ApiError | None:
+    """The ``401`` / ``403`` for an ``Authorization`` header, or None when it may pass.
+
+    Parameters
+    ----------
+    token : str or None
+        The server's token; None: no authentication.
+    header : str
+        The request's ``Authorization`` header ("" when absent).
+
+    Returns
+    -------
+    ApiError or None
+    """
     if token is None:
-        return
-    header = request.headers.get("authorization", "")
+        return None
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given:
-        raise ApiError(
+        return ApiError(
             401,
             "missing_token",
             "this server needs 'Authorization: Bearer <token>' (its --token)",
             headers={"WWW-Authenticate": "Bearer"},
         )
     if not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise ApiError(
+        return ApiError(
             403, "wrong_token", "the bearer token is wrong", headers={"WWW-Authenticate": "Bearer"}
         )
+    return None
+
+
+def require_token(request: Request) -> None:
+    """FastAPI dependency: the bearer token, when the server has one (``401`` / ``403``)."""
+    token = request.app.state.torchmusic.settings.token
+    refusal = token_refusal(token, request.headers.get("authorization", ""))
+    if refusal is not None:
+        raise refusal
+
+
+class TokenGate:
+    """ASGI middleware: check the token of an ``/api`` request before its body is read.
+
+    FastAPI parses a whole upload before it runs the route's dependencies, so without
+    this a client without the token could still make the server receive and parse
+    50 MB bodies. :func:`require_token` stays on the routes as well.
+
+    Parameters
+    ----------
+    app : ASGI app
+    token : str or None
+        The server's token; None: everything passes.
+    """
+
+    def __init__(self, app: Any, *, token: str | None) -> None:
+        self.app, self.token = app, token
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if (
+            self.token is not None
+            and scope["type"] == "http"
+            and scope["path"].startswith("/api/")
+            and scope["path"] != "/api/health"
+        ):
+            header = dict(scope.get("headers") or []).get(b"authorization", b"")
+            refusal = token_refusal(self.token, header.decode("latin-1"))
+            if refusal is not None:
+                await error_response(
+                    refusal.status, refusal.error, refusal.detail, refusal.headers
+                )(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,125 @@
+"""Defects found by trying the server with curl: each was a 500, a leaked path or a gap."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+import pytest
+
+from conftest import FEATURE, TOKEN, require_serve_extra, write_tone
+
+require_serve_extra()
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from torchmusic.errors import DataError  # noqa: E402
+from torchmusic.web import Settings, create_app  # noqa: E402
+
+
+def _err(r, status: int, error: str) -> dict:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error", "detail"} and body["error"] == error, body
+    return body
+
+
+def test_wrong_model_errors_name_the_model_never_its_file(client, model_file, tmp_path):
+    from torchmusic.pretrained import resolve_model
+
+    tone_bytes = write_tone(tmp_path / "w.wav", 220.0).read_bytes()
+    r = client.post("/api/predict", files={"file": ("t.wav", tone_bytes)}, data={"model": "folk"})
+    body = _err(r, 422, "wrong_model")
+    assert str(resolve_model("folk")) not in body["detail"] and "/" not in body["detail"]
+    assert "'folk'" in body["detail"] and "its file" in body["detail"]
+    # The operator's own file (a classifier named as a generator): its path stays hidden.
+    job = client.post("/api/generate", json={"model": "genre"}).json()
+    for _ in range(300):
+        status = client.get(job["status_url"]).json()
+        if status["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.05)
+    assert status["status"] == "failed" and status["error"]["error"] == "wrong_model"
+    assert str(model_file.parent) not in status["error"]["detail"]
+    assert "'genre'" in status["error"]["detail"]
+
+
+def test_a_missing_operator_model_file_fails_at_start_not_per_request(tmp_path):
+    missing = tmp_path / "gone" / "model.safetensors"
+    with pytest.raises(DataError, match=r"model\.safetensors"):
+        create_app(Settings(models={"gone": str(missing)}, work_dir=tmp_path))
+
+
+def test_track_ids_past_sqlite_integers_are_422_not_500(client):
+    huge = 2**70
+    body = _err(client.get(f"/api/tracks/{huge}/audio"), 422, "bad_parameter")
+    assert str(huge) in body["detail"]
+    _err(client.get("/api/similar", params={"track": huge}), 422, "bad_parameter")
+    _err(client.get("/api/tracks/-1/audio"), 422, "bad_parameter")
+    # The largest id SQLite holds is still a plain unknown track.
+    _err(client.get(f"/api/tracks/{2**63 - 1}/audio"), 404, "unknown_track")
+
+
+def test_features_and_vocoding_after_a_prediction_on_the_same_worker(settings, tmp_path):
+    # One worker thread: the prediction (inference mode) leaves torchmusic.features'
+    # per-thread scratch tensor behind; the feature image (was a 500) and the vocoder's
+    # log-mel must still compute on that thread.
+    one = dataclasses.replace(settings, workers=1, queue_size=2, work_dir=tmp_path)
+    tone = write_tone(tmp_path / "t.wav", 220.0, seconds=4.0).read_bytes()
+    with TestClient(create_app(one), raise_server_exceptions=False) as c:
+        for _ in range(2):
+            r = c.post("/api/predict", files={"file": ("t.wav", tone)})
+            assert r.status_code == 200, r.text
+            r = c.post(
+                "/api/features",
+                files={"file": ("t.wav", tone)},
+                data={"n_fft": str(FEATURE.n_fft), "n_mels": "16", "arrays": "false"},
+            )
+            assert r.status_code == 200, r.text
+            assert r.json()["shape"][0] == 16
+        # The vocoder's log-mel on the same thread, after both (was a failed job).
+        r = c.post("/api/predict", files={"file": ("t.wav", tone)})
+        assert r.status_code == 200, r.text
+        job = c.post("/api/vocode", files={"file": ("t.wav", tone)}).json()
+        for _ in range(600):
+            status = c.get(job["status_url"]).json()
+            if status["status"] not in ("queued", "running"):
+                break
+            time.sleep(0.05)
+        assert status["status"] == "done", status
+
+
+def _asgi_post(app, headers: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+    """POST /api/predict straight through ASGI: (status, times the body was asked for)."""
+    reads = 0
+    status = 0
+
+    async def receive() -> dict:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"--x\r\n" + b"\0" * 1000, "more_body": False}
+
+    async def send(message: dict) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/api/predict", "raw_path": b"/api/predict",
+        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 8000),
+        "headers": [(b"content-type", b"multipart/form-data; boundary=x"), *headers],
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    return status, reads
+
+
+def test_the_token_is_checked_before_the_upload_is_read(settings, tmp_path):
+    app = create_app(dataclasses.replace(settings, token=TOKEN, work_dir=tmp_path))
+    assert _asgi_post(app, []) == (401, 0)
+    assert _asgi_post(app, [(b"authorization", b"Bearer not-the-token")]) == (403, 0)
+    # With the token the request goes on to the route, which reads the body.
+    _, reads = _asgi_post(app, [(b"authorization", f"Bearer {TOKEN}".encode())])
+    assert reads >= 1
