@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 import time
 
 import pytest
@@ -123,3 +124,30 @@ def test_the_token_is_checked_before_the_upload_is_read(settings, tmp_path):
     # With the token the request goes on to the route, which reads the body.
     _, reads = _asgi_post(app, [(b"authorization", f"Bearer {TOKEN}".encode())])
     assert reads >= 1
+
+
+def test_a_cancelled_request_waiting_for_the_pool_gives_its_place_back(tmp_path):
+    from torchmusic.web.jobs import JobManager
+
+    pool = JobManager(workers=1, queue_size=1, job_ttl_s=60, folder=lambda i: tmp_path)
+    release = threading.Event()
+
+    async def scenario() -> dict:
+        running = asyncio.ensure_future(pool.run(lambda: release.wait(10)))
+        waiting = asyncio.ensure_future(pool.run(lambda: "never"))
+        await asyncio.sleep(0.2)
+        assert pool.stats()["waiting"] == 1
+        waiting.cancel()  # its client went away while it was queued
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        release.set()
+        assert await running is True
+        assert pool.refusal() is None  # both places free again
+        return pool.stats()
+
+    try:
+        stats = asyncio.run(scenario())
+    finally:
+        release.set()
+        pool.shutdown()
+    assert stats["running"] == 0 and stats["waiting"] == 0

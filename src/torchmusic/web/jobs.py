@@ -209,7 +209,15 @@ class JobManager:
             with self._lock:
                 self._inflight -= 1
             raise ApiError(503, "shutting_down", "the server is shutting down") from None
-        return await asyncio.wrap_future(future)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            # The request was cancelled (client gone, server stopping): a computation that
+            # never started gives its place back, or the pool would shrink for good.
+            if future.cancel():
+                with self._lock:
+                    self._inflight -= 1
+            raise
 
     # -- jobs ---------------------------------------------------------------------------
     def start(self, kind: str, work: Callable[[Job], dict[str, Any]]) -> Job:
