@@ -151,3 +151,53 @@ def test_a_cancelled_request_waiting_for_the_pool_gives_its_place_back(tmp_path)
         release.set()
         pool.shutdown()
     assert stats["running"] == 0 and stats["waiting"] == 0
+
+
+def test_uploads_in_progress_count_against_the_pool(settings, tmp_path):
+    # Capacity 2: two uploads still streaming in, the third is refused before its body
+    # is read (before, every simultaneous upload was received and stored first).
+    from torchmusic.web.jobs import JobManager
+
+    app = create_app(dataclasses.replace(settings, work_dir=tmp_path))
+    pool = JobManager(workers=1, queue_size=1, job_ttl_s=60, folder=lambda i: tmp_path)
+    app.state.torchmusic.jobs = pool
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/api/predict", "raw_path": b"/api/predict",
+        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 8000),
+        "headers": [(b"content-type", b"multipart/form-data; boundary=x")],
+    }  # fmt: skip
+
+    async def scenario() -> tuple[list[int], int, list[int]]:
+        go = asyncio.Event()
+        reads = 0
+        statuses: list[int] = []
+
+        async def slow_receive() -> dict:
+            nonlocal reads
+            reads += 1
+            await go.wait()  # the client is still uploading
+            return {"type": "http.request", "body": b"--x--\r\n", "more_body": False}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        uploading = [asyncio.ensure_future(app(scope, slow_receive, send)) for _ in range(2)]
+        await asyncio.sleep(0.2)
+        before = reads
+        third = asyncio.ensure_future(app(scope, slow_receive, send))
+        await asyncio.wait({third}, timeout=5)  # answered at once, without its body
+        refused, third_reads = list(statuses), reads - before
+        go.set()
+        await asyncio.gather(*uploading, third)
+        return refused, third_reads, statuses
+
+    try:
+        refused, third_reads, statuses = asyncio.run(scenario())
+    finally:
+        pool.shutdown()
+    assert refused == [503] and third_reads == 0
+    assert len(statuses) == 3 and 503 not in statuses[1:]  # the two uploads went on
+    assert pool.stats()["refused"] == 1

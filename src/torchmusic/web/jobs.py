@@ -130,28 +130,39 @@ class JobManager:
         self.refused = 0
 
     # -- admission ----------------------------------------------------------------------
-    def _refusal(self) -> ApiError | None:
+    def _refusal(self, receiving: int = 0) -> ApiError | None:
         # Called with the lock held.
         if self._closing:
             return ApiError(
                 503, "shutting_down", "the server is shutting down", headers={"Retry-After": "5"}
             )
-        if self._inflight >= self.capacity:
-            waves = self._inflight / self.workers
-            retry = max(1, math.ceil(waves * self._seconds))
+        load = max(self._inflight, receiving)
+        if load >= self.capacity:
+            retry = max(1, math.ceil(load / self.workers * self._seconds))
             return ApiError(
                 503,
                 "busy",
                 f"all {self.workers} workers are busy and {self.capacity - self.workers} "
-                f"requests are waiting; retry in {retry} s",
+                f"requests are waiting or being uploaded; retry in {retry} s",
                 headers={"Retry-After": str(retry)},
             )
         return None
 
-    def refusal(self) -> ApiError | None:
-        """The ``503`` a new computation would get now (counted as a refusal), else None."""
+    def refusal(self, receiving: int = 0) -> ApiError | None:
+        """The ``503`` a new computation would get now (counted as a refusal), else None.
+
+        Parameters
+        ----------
+        receiving : int
+            Requests in progress that the pool does not count yet (uploads being
+            received); at ``capacity`` of them a new one is refused as well.
+
+        Returns
+        -------
+        ApiError or None
+        """
         with self._lock:
-            refusal = self._refusal()
+            refusal = self._refusal(receiving)
             if refusal is not None:
                 self.refused += 1
             return refusal

@@ -101,7 +101,10 @@ class BusyShortcut:
     FastAPI reads and parses a whole upload before the route can ask the pool for a
     place, so a refusal would cost the server the upload's parsing; this check comes
     before the body is read. The pool's own admission still decides (this one may let
-    a request through that the pool then refuses).
+    a request through that the pool then refuses). ``POST`` requests in progress
+    (receiving their upload or computing) are counted here too: at the pool's
+    capacity a new one is refused, so many simultaneous uploads cannot all be stored
+    before the pool sees any of them.
 
     Parameters
     ----------
@@ -112,22 +115,29 @@ class BusyShortcut:
 
     def __init__(self, app: Any, *, server: Any) -> None:
         self.app, self.server = app, server
+        self.active = 0  # POST /api requests in progress (on the event loop: no lock)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         pool = self.server.jobs
         if (
-            scope["type"] == "http"
-            and scope["method"] == "POST"
-            and scope["path"].startswith("/api/")
-            and pool is not None
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not scope["path"].startswith("/api/")
+            or pool is None
         ):
-            refusal = pool.refusal()
-            if refusal is not None:
-                await error_response(
-                    refusal.status, refusal.error, refusal.detail, refusal.headers
-                )(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
+        refusal = pool.refusal(receiving=self.active)
+        if refusal is not None:
+            await error_response(refusal.status, refusal.error, refusal.detail, refusal.headers)(
+                scope, receive, send
+            )
+            return
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
 
 
 #: (offset, magic bytes, container) checked in order.
