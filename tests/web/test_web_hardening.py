@@ -201,3 +201,20 @@ def test_uploads_in_progress_count_against_the_pool(settings, tmp_path):
     assert refused == [503] and third_reads == 0
     assert len(statuses) == 3 and 503 not in statuses[1:]  # the two uploads went on
     assert pool.stats()["refused"] == 1
+
+
+def test_a_tiny_file_of_huge_decoded_size_is_refused(settings, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    # 0.9 s (under the 1 s limit) at 384 kHz on 8 channels: 1.5 s of 96 kHz stereo.
+    bomb = tmp_path / "bomb.flac"
+    sf.write(bomb, np.zeros((int(0.9 * 384_000), 8), np.int16), 384_000, format="FLAC")
+    assert bomb.stat().st_size < 100_000
+    short = dataclasses.replace(settings, max_duration_s=1.0, work_dir=tmp_path)
+    with TestClient(create_app(short)) as c:
+        body = _err(c.post("/api/predict", files={"file": ("bomb.flac", bomb.read_bytes())}),
+                    413, "too_long")  # fmt: skip
+        assert "8 channels at 384000 Hz" in body["detail"] and "96 kHz stereo" in body["detail"]
+        ok = write_tone(tmp_path / "t.wav", 220.0, seconds=0.9).read_bytes()  # 22 kHz mono
+        assert c.post("/api/predict", files={"file": ("t.wav", ok)}).status_code == 200

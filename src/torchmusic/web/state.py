@@ -22,6 +22,9 @@ from torchmusic.web.models import Models
 from torchmusic.web.settings import Settings
 from torchmusic.web.uploads import TempSpace
 
+#: Sample rate at which ``max_duration_s`` also bounds an upload's decoded samples (stereo).
+DECODE_RATE = 96_000
+
 
 class ServerState:
     """Shared objects of one app.
@@ -102,6 +105,17 @@ class ServerState:
                     "too_long",
                     f"upload {file.filename!r} lasts {info.duration:.1f} s, over the server's "
                     f"limit of {limit:g} s (torchmusic serve --max-duration)",
+                )
+            # A few kB of FLAC can hold 10 minutes at 384 kHz on 8 channels (GBs once
+            # decoded): the limit also holds in samples, as if at 96 kHz stereo.
+            samples, most = info.frames * info.channels, int(limit * DECODE_RATE * 2)
+            if samples > most:
+                raise ApiError(
+                    413,
+                    "too_long",
+                    f"upload {file.filename!r} holds {samples} samples ({info.channels} "
+                    f"channels at {info.sample_rate} Hz), over the server's limit of {most} "
+                    f"({limit:g} s at {DECODE_RATE // 1000} kHz stereo; --max-duration)",
                 )
         except BaseException:
             path.unlink(missing_ok=True)
