@@ -218,3 +218,28 @@ def test_a_tiny_file_of_huge_decoded_size_is_refused(settings, tmp_path):
         assert "8 channels at 384000 Hz" in body["detail"] and "96 kHz stereo" in body["detail"]
         ok = write_tone(tmp_path / "t.wav", 220.0, seconds=0.9).read_bytes()  # 22 kHz mono
         assert c.post("/api/predict", files={"file": ("t.wav", ok)}).status_code == 200
+
+
+def test_a_folder_another_server_is_building_is_left_alone(settings, tmp_path):
+    # Server A has made its folder but not yet locked it when server B cleans: B must
+    # not take it for a dead server's (before, a lockless run-* folder was removed).
+    import os
+
+    from torchmusic.web.uploads import TempSpace
+
+    root = tmp_path / "torchmusic-serve"
+    building = root / ".new-run-1-abcd"
+    (building / "uploads").mkdir(parents=True)
+    abandoned = root / ".new-run-2-dead"
+    abandoned.mkdir()
+    old = time.time() - 3600
+    os.utime(abandoned, (old, old))  # a server killed while building, long ago
+    space = TempSpace(root).open()
+    try:
+        assert building.is_dir() and not abandoned.exists()
+        assert space.removed_stale == [abandoned]
+        assert (space.path / "lock").is_file() and (space.path / "uploads").is_dir()
+        assert sorted(p.name for p in root.iterdir()) == [building.name, space.path.name]
+    finally:
+        space.close()
+    assert not space.path.exists()

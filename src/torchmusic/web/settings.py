@@ -62,7 +62,8 @@ class Settings:
         Largest accepted request body in MB (10**6 bytes); larger ones get ``413``
         while they stream in, before they are stored.
     max_duration_s : float
-        Longest accepted audio in seconds (``413`` beyond).
+        Longest accepted audio in seconds (``413`` beyond); it also bounds the decoded
+        samples, as if at 96 kHz stereo (a small FLAC can hold GBs of samples).
     catalog : pathlib.Path, optional
         A catalog folder (``torchmusic catalog add``) for ``/api/similar``.
     recommender : str, optional

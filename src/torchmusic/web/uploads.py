@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from torchmusic.web.errors import ApiError, error_response
 
 #: Bytes read per chunk when copying an upload to disk.
 CHUNK = 1 << 20
+#: Seconds a folder being built (``.new-run-*``) is left alone by other servers' cleaning.
+BUILD_GRACE_S = 60.0
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -204,13 +207,20 @@ class TempSpace:
         self.removed_stale: list[Path] = []
 
     def open(self) -> TempSpace:
-        """Remove dead processes' folders, then create and lock this one."""
+        """Remove dead processes' folders, then create and lock this one.
+
+        The folder is built and locked under a name the cleaning of a server starting
+        at the same moment leaves alone (``.new-run-...``), then renamed into place:
+        a ``run-*`` folder is never seen unlocked while its server lives.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         self.removed_stale = self._remove_stale()
-        (self.path / "uploads").mkdir(parents=True)
-        (self.path / "jobs").mkdir()
-        self._lock = os.open(self.path / "lock", os.O_CREAT | os.O_RDWR, 0o600)
+        building = self.root / f".new-{self.path.name}"
+        (building / "uploads").mkdir(parents=True)
+        (building / "jobs").mkdir()
+        self._lock = os.open(building / "lock", os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        building.rename(self.path)
         return self
 
     def close(self) -> None:
@@ -222,9 +232,16 @@ class TempSpace:
 
     def _remove_stale(self) -> list[Path]:
         removed = []
-        for folder in self.root.glob("run-*"):
+        now = time.time()
+        for folder in [*self.root.glob("run-*"), *self.root.glob(".new-run-*")]:
             if not folder.is_dir() or folder == self.path:
                 continue
+            try:
+                age = now - folder.stat().st_mtime
+            except OSError:  # renamed or removed meanwhile
+                continue
+            if folder.name.startswith(".new-") and age < BUILD_GRACE_S:
+                continue  # another server is building it (its lock may not exist yet)
             lock = folder / "lock"
             try:
                 fd = os.open(lock, os.O_RDWR)
