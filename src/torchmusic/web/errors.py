@@ -60,7 +60,24 @@ class ApiError(Exception):
 def error_response(
     status: int, error: str, detail: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    """The JSON error body every failure uses."""
+    """The JSON error body every failure uses.
+
+    Parameters
+    ----------
+    status : int
+        HTTP status code.
+    error : str
+        Machine-readable kind.
+    detail : str
+        What went wrong.
+    headers : dict, optional
+        Extra response headers.
+
+    Returns
+    -------
+    fastapi.responses.JSONResponse
+        ``{"error": error, "detail": detail}``.
+    """
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
@@ -75,7 +92,12 @@ def _validation_detail(exc: RequestValidationError) -> str:
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers that turn every exception into a JSON error."""
+    """Register the handlers that turn every exception into a JSON error.
+
+    Parameters
+    ----------
+    app : fastapi.FastAPI
+    """
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
@@ -125,7 +147,18 @@ def _hide_paths(text: str) -> str:
 
 
 def describe(exc: BaseException) -> dict[str, Any]:
-    """``{error, detail}`` of an exception raised inside a job (stored with the job)."""
+    """``{error, detail}`` of an exception raised inside a job (stored with the job).
+
+    Parameters
+    ----------
+    exc : BaseException
+
+    Returns
+    -------
+    dict
+        The slug and message a request would have got; ``internal`` (logged with its
+        traceback, no details) for anything that is not torchmusic's or the API's.
+    """
     if isinstance(exc, ApiError):
         return {"error": exc.error, "detail": exc.detail}
     for kind, slug in (

@@ -72,7 +72,15 @@ class Job:
     error: dict[str, str] | None = None
 
     def add_file(self, name: str, path: Path) -> None:
-        """Offer ``path`` for download as ``/api/jobs/{id}/files/{name}``."""
+        """Offer ``path`` for download as ``/api/jobs/{id}/files/{name}``.
+
+        Parameters
+        ----------
+        name : str
+            The file's name in the URL.
+        path : pathlib.Path
+            The file, in :attr:`folder`.
+        """
         self.files[name] = path
 
     def to_dict(self) -> dict[str, Any]:
@@ -212,7 +220,23 @@ class JobManager:
 
     # -- short work ---------------------------------------------------------------------
     async def run(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn()`` on the pool and await its result (``503`` when full)."""
+        """Run ``fn()`` on the pool and await its result.
+
+        Parameters
+        ----------
+        fn : callable
+            Work without arguments, run on a worker thread in inference mode.
+
+        Returns
+        -------
+        object
+            What ``fn`` returned (its exception is raised here).
+
+        Raises
+        ------
+        ApiError
+            ``503 busy`` when the pool and its queue are full, ``503 shutting_down``.
+        """
         self._admit()
         try:
             future = self._pool.submit(self._wrap(fn))
@@ -234,8 +258,19 @@ class JobManager:
     def start(self, kind: str, work: Callable[[Job], dict[str, Any]]) -> Job:
         """Queue ``work(job)`` as a job; returns it at once (``503`` when full).
 
-        ``work`` writes files into ``job.folder`` (offering them with
-        :meth:`Job.add_file`), may set ``job.progress``, and returns the JSON result.
+        Parameters
+        ----------
+        kind : str
+            What it computes (``"generate"``, ...).
+        work : callable
+            ``work(job) -> dict``: writes files into ``job.folder`` (offering them with
+            :meth:`Job.add_file`), may set ``job.progress``, returns the JSON result;
+            an exception fails the job with its ``{error, detail}``.
+
+        Returns
+        -------
+        Job
+            Queued; poll it with :meth:`get`.
         """
         self.expire()
         self._admit()
@@ -263,7 +298,16 @@ class JobManager:
         return job
 
     def get(self, job_id: str) -> Job:
-        """A job by id (``404 unknown_job`` when there is none or it expired)."""
+        """A job by id (``404 unknown_job`` when there is none or it expired).
+
+        Parameters
+        ----------
+        job_id : str
+
+        Returns
+        -------
+        Job
+        """
         self.expire()
         job = self.jobs.get(job_id)
         if job is None:
@@ -275,7 +319,18 @@ class JobManager:
         return job
 
     def expire(self, now: float | None = None) -> list[str]:
-        """Forget finished jobs older than ``job_ttl_s`` and delete their files."""
+        """Forget finished jobs older than ``job_ttl_s`` and delete their files.
+
+        Parameters
+        ----------
+        now : float, optional
+            The time to compare with (default: now).
+
+        Returns
+        -------
+        list of str
+            The ids of the jobs forgotten.
+        """
         now = time.time() if now is None else now
         old = [
             j.id

@@ -81,7 +81,17 @@ class Models:
         return sorted({*available_models(), *self.files})
 
     def path(self, name: str) -> Path:
-        """The file of a model name (``404 unknown_model`` for any other name)."""
+        """The file of a model name (``404 unknown_model`` for any other name).
+
+        Parameters
+        ----------
+        name : str
+            A shipped model's name or one given with ``--model NAME=FILE``.
+
+        Returns
+        -------
+        pathlib.Path
+        """
         if name in self.files:
             return self.files[name]
         if name in PRETRAINED and name in available_models():
@@ -94,7 +104,25 @@ class Models:
         )
 
     def get(self, kind: str, name: str) -> Any:
-        """The loaded model ``name`` of ``kind`` (one of :data:`LOADERS`), loading it once."""
+        """The loaded model ``name`` of ``kind``, loading it once.
+
+        Parameters
+        ----------
+        kind : str
+            One of :data:`LOADERS`.
+        name : str
+            A model name (:meth:`path`).
+
+        Returns
+        -------
+        object
+            The shared model (inference only).
+
+        Raises
+        ------
+        ApiError
+            ``404 unknown_model``; ``422 wrong_model`` for a model of another kind.
+        """
         key = (kind, name)
         model = self._loaded.get(key)
         if model is not None:

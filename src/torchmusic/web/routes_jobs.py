@@ -16,7 +16,17 @@ router = APIRouter(tags=["jobs"])
 
 
 def accepted(job: Job) -> JSONResponse:
-    """``202 Accepted`` with the job's status and where to poll it."""
+    """``202 Accepted`` with the job's status and where to poll it.
+
+    Parameters
+    ----------
+    job : Job
+
+    Returns
+    -------
+    fastapi.responses.JSONResponse
+        The job's status with ``status_url``, and a ``Location`` header.
+    """
     url = f"/api/jobs/{job.id}"
     body = {**job.to_dict(), "status_url": url}
     return JSONResponse(body, status_code=202, headers={"Location": url})

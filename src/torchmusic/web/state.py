@@ -91,7 +91,22 @@ class ServerState:
     async def checked_upload(self, file: UploadFile) -> Path:
         """An upload stored in the temp folder and checked (audio, size, duration).
 
-        The caller removes the file (:meth:`upload` does it for a request's lifetime).
+        Parameters
+        ----------
+        file : fastapi.UploadFile
+
+        Returns
+        -------
+        pathlib.Path
+            The stored file; the caller removes it (:meth:`upload` does it for a
+            request's lifetime).
+
+        Raises
+        ------
+        ApiError
+            ``415`` not audio, ``413`` too large or too long, ``422`` empty.
+        AudioFileError
+            Undecodable (``422 bad_audio``).
         """
         from torchmusic import audio
 
@@ -124,7 +139,16 @@ class ServerState:
 
     @contextlib.asynccontextmanager
     async def upload(self, file: UploadFile) -> AsyncIterator[Path]:
-        """:meth:`checked_upload` for the duration of a ``with`` block, then removed."""
+        """:meth:`checked_upload` for the duration of a ``with`` block, then removed.
+
+        Parameters
+        ----------
+        file : fastapi.UploadFile
+
+        Yields
+        ------
+        pathlib.Path
+        """
         path = await self.checked_upload(file)
         try:
             yield path
@@ -132,8 +156,22 @@ class ServerState:
             path.unlink(missing_ok=True)
 
     def start_with_upload(self, kind: str, path: Path, work: Any) -> Any:
-        """Start job ``work(job, path)`` on a checked upload; the upload is removed after it
-        (or at once when the pool refuses the job)."""
+        """Start job ``work(job, path)`` on a checked upload.
+
+        Parameters
+        ----------
+        kind : str
+            The job's kind.
+        path : pathlib.Path
+            A :meth:`checked_upload`; removed after the job (or at once when the pool
+            refuses it).
+        work : callable
+            ``work(job, path) -> dict`` (see :meth:`JobManager.start`).
+
+        Returns
+        -------
+        Job
+        """
 
         def body(job: Any) -> dict[str, Any]:
             try:
@@ -149,7 +187,16 @@ class ServerState:
 
 
 def state(request: Request) -> ServerState:
-    """FastAPI dependency: the app's :class:`ServerState`."""
+    """FastAPI dependency: the app's :class:`ServerState`.
+
+    Parameters
+    ----------
+    request : fastapi.Request
+
+    Returns
+    -------
+    ServerState
+    """
     return request.app.state.torchmusic
 
 
@@ -185,7 +232,17 @@ def token_refusal(token: str | None, header: str) -> ApiError | None:
 
 
 def require_token(request: Request) -> None:
-    """FastAPI dependency: the bearer token, when the server has one (``401`` / ``403``)."""
+    """FastAPI dependency: the bearer token, when the server has one.
+
+    Parameters
+    ----------
+    request : fastapi.Request
+
+    Raises
+    ------
+    ApiError
+        ``401 missing_token`` or ``403 wrong_token`` (see :func:`token_refusal`).
+    """
     token = request.app.state.torchmusic.settings.token
     refusal = token_refusal(token, request.headers.get("authorization", ""))
     if refusal is not None:

@@ -261,7 +261,16 @@ class TempSpace:
         return removed
 
     def job_dir(self, job_id: str) -> Path:
-        """A new folder for one job's results."""
+        """A new folder for one job's results.
+
+        Parameters
+        ----------
+        job_id : str
+
+        Returns
+        -------
+        pathlib.Path
+        """
         path = self.path / "jobs" / job_id
         path.mkdir(parents=True, exist_ok=True)
         return path
