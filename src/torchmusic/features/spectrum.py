@@ -272,7 +272,10 @@ def _scratch(rows: int, cols: int, dtype: torch.dtype) -> torch.Tensor:
     would page-fault on every first touch)."""
     buf = getattr(_local, "scratch", None)
     if buf is None or buf.shape != (rows, cols) or buf.dtype != dtype:
-        buf = _local.scratch = torch.empty(rows, cols, dtype=dtype)
+        # A normal tensor, even when first made under inference mode: an inference
+        # tensor could not be written outside inference mode later on this thread.
+        with torch.inference_mode(False):
+            buf = _local.scratch = torch.empty(rows, cols, dtype=dtype)
     return buf
 
 
