@@ -110,12 +110,22 @@ def test_block_workers_give_the_single_thread_numbers_and_keep_the_callers_threa
     assert torch.equal(one, two)
 
 
-def test_features_outside_inference_mode_after_a_call_inside_it():
+def test_features_outside_inference_mode_after_a_call_inside_it(monkeypatch):
     # Regression: the per-thread block buffer was made as an inference tensor by a
     # first call under inference_mode (as Predictor runs), and a later call on the
     # same thread outside it failed ("Inplace update to inference tensor").
+    import threading
+
+    from torchmusic.features import spectrum
+
     y = torch.randn(22050 * 2, generator=torch.Generator().manual_seed(4))
-    with torch.inference_mode():
-        inside = F.melspectrogram(y)
-    outside = F.melspectrogram(y)
+    before = torch.get_num_threads()
+    monkeypatch.setattr(spectrum, "_local", threading.local())  # no buffer yet
+    try:
+        torch.set_num_threads(1)  # blocks on this thread: its buffer is the one made here
+        with torch.inference_mode():
+            inside = F.melspectrogram(y)
+        outside = F.melspectrogram(y)
+    finally:
+        torch.set_num_threads(before)
     torch.testing.assert_close(inside, outside, rtol=0, atol=0)
