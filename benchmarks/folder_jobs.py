@@ -10,8 +10,8 @@ floor (:func:`torchmusic.scale.decode.decode_stream`, waveforms only); librosa's
 load + melspectrogram loop (one process); ``predict`` with the shipped ``drums``
 classifier, ``embed`` with ``music-embed`` and ``mfcc``, each the old way (decoding
 threads, the model one file at a time) and the scale way (decoding and features in
-worker processes, the network batched across tracks); ``catalog add`` with mfcc
-both ways. Every figure includes decoding compressed audio. Rows run round-robin,
+worker processes, the network batched across tracks); ``features`` (log-mel into a
+fresh cache, its own process pool); ``catalog add`` with mfcc both ways. Every figure includes decoding compressed audio. Rows run round-robin,
 ``--repeats`` times, and the median is reported (the machine may be shared).
 """
 
@@ -50,8 +50,10 @@ def main() -> None:
 
     import soundfile as sf
 
+    from torchmusic.data.extract import extract_features
     from torchmusic.embed.embedders import get_embedder
     from torchmusic.embed.tracks import embed_tracks
+    from torchmusic.features.config import FeatureConfig
     from torchmusic.recommend.catalog import Catalog
     from torchmusic.scale.decode import decode_stream
     from torchmusic.scale.jobs import embed_files, embed_stream, predict_files
@@ -93,6 +95,12 @@ def main() -> None:
         jobs[f"embed {name}, scale"] = lambda emb=emb: embed_files(
             files, emb, workers=w, batch_size=b, progress=False
         )
+
+    def features() -> None:
+        with tempfile.TemporaryDirectory() as tmp:  # a fresh cache: every file computed
+            extract_features(files, FeatureConfig(), cache_dir=tmp, workers=w, progress=False)
+
+    jobs["features logmel (process pool)"] = features
     jobs["catalog add mfcc, threads (old)"] = lambda: catalog(None)
     jobs["catalog add mfcc, scale"] = lambda: catalog(embed_stream(workers=w, batch_size=b))
 
