@@ -82,3 +82,19 @@ def test_batched_embeddings_equal_per_file(files, model):
             np.testing.assert_allclose(g.vector, w.vector, atol=1e-5)
             if w.raw is not None:  # mfcc: the raw statistics a catalog stores
                 np.testing.assert_allclose(g.raw, w.raw, rtol=1e-5, atol=1e-6)
+
+
+def test_cross_track_batches_reads_tracks_only_as_far_as_a_batch_needs():
+    pulled = []
+
+    def tracks():
+        for i in range(1000):  # a library far larger than any batch
+            pulled.append(i)
+            yield i, torch.ones(3, 2)
+
+    out = cross_track_batches(tracks(), lambda w: w, batch_size=4)
+    key, first = next(out)
+    # Track 0 (3 windows) is done once track 1 fills the first batch of 4.
+    assert (key, first.shape[0]) == (0, 3) and pulled == [0, 1]
+    assert [k for _, (k, _) in zip(range(5), out, strict=False)] == [1, 2, 3, 4, 5]
+    assert len(pulled) <= 8
