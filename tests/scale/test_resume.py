@@ -144,3 +144,9 @@ def test_killed_catalog_add_resumes_to_the_uninterrupted_catalog(files, tmp_path
             assert [n.path for n in cat.similar(query, k=3)] == [
                 n.path for n in ref.similar(query, k=3)
             ]
+
+
+def test_restart_without_a_jsonl_out_is_a_usage_error(files, capsys):
+    rc = main(["predict", "--model", "drums", files[0], "--restart", "--out", "x.json"])
+    assert rc != 0
+    assert "--restart needs --out FILE.jsonl" in capsys.readouterr().err
