@@ -32,7 +32,10 @@ def _files(args: argparse.Namespace) -> list[Path]:
         found = sorted(p for p in Path(args.audio).rglob("*") if p.suffix in AUDIO_SUFFIXES)
     else:
         with open(args.manifest, newline="") as f:
-            found = [Path(row["path"]) for row in csv.DictReader(f)]
+            rows = list(csv.DictReader(f))
+        if args.pick == "shortest":  # the ">= 50 files, >= 1 h" in the least time
+            rows.sort(key=lambda row: float(row.get("seconds") or 0.0))
+        found = [Path(row["path"]) for row in rows]
     return found[: args.files]
 
 
@@ -41,10 +44,13 @@ def main() -> None:
     parser.add_argument("--manifest", default="/tmp/soundtracks/manifest.csv")
     parser.add_argument("--audio", default=None, help="folder of audio files (instead)")
     parser.add_argument("--files", type=int, default=12)
+    parser.add_argument(
+        "--pick", choices=("first", "shortest"), default="first", help="which manifest rows"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", default=str(DEFAULT_OUT))
-    parser.add_argument("--skip", default="", help="comma list of row names to skip")
+    parser.add_argument("--skip", default="", help="row names to skip, separated by ';'")
     parser.add_argument("--repeats", type=int, default=3, help="runs per row (median)")
     args = parser.parse_args()
 
@@ -62,7 +68,7 @@ def main() -> None:
     files = _files(args)
     hours = sum(sf.info(str(p)).duration for p in files) / 3600
     w, b = args.workers, args.batch_size
-    skip = set(filter(None, args.skip.split(",")))
+    skip = {name.strip() for name in args.skip.split(";") if name.strip()}
     drums = Predictor("drums")
     embedders = {name: get_embedder(name) for name in ("music-embed", "mfcc")}
 

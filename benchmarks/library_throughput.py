@@ -2,7 +2,7 @@
 decoder, and the Ray engine vs the local path, side by side in one run.
 
 Run: ``python benchmarks/library_throughput.py [--sections features folder ray]
-[--folder /tmp/soundtracks] [--workers 2] [--out bench_out/library_throughput.json]``
+[--files 50] [--workers 2] [--out bench_out/library_throughput.json]``
 
 Sections
 --------
@@ -13,15 +13,15 @@ features
     stacked array), interleaved so machine noise hits all alike. Also the CPU time per clip with one thread for each (how much work
     each does, independent of the thread count and of other load).
 folder
-    A folder of long compressed real music (``--folder``; default: the soundtrack
-    set ``torchmusic datasets build soundtracks --out /tmp/soundtracks`` writes, or
-    Debian's game-music OGGs) processed with ``--workers`` worker processes: the
-    decode + resample floor, ``features``, ``predict``, ``embed`` and
-    ``catalog add`` through the Python API (the CLI's code path), and librosa's
-    ``load`` + ``melspectrogram`` loop; each as a ratio to the floor (target <= 1.3).
+    ``benchmarks/folder_jobs.py`` on the ``--files`` shortest tracks of the soundtrack
+    set (``torchmusic datasets build soundtracks --out /tmp/soundtracks``; 50 files
+    are 1.6 h of real compressed music) with ``--workers`` worker processes: the
+    decode + resample floor, ``features``, ``predict``, ``embed`` and ``catalog add``
+    through the commands' code path, and librosa's ``load`` + ``melspectrogram``
+    loop; each as a multiple of the floor (target <= 1.3).
 ray
-    The same files embedded locally and through ``--engine ray`` on a local Ray
-    (``num_cpus`` = the machine's cores): the overhead of the Ray path here.
+    ``benchmarks/ray_overhead.py``: the same real files embedded locally and with
+    ``--engine ray`` on a local Ray: the overhead of the Ray path on this machine.
 """
 
 from __future__ import annotations
@@ -178,14 +178,57 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sections", nargs="+", default=["features", "folder", "ray"])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--folder", type=Path, default=None)
+    parser.add_argument("--files", type=int, default=50, help="folder section: soundtrack files")
+    parser.add_argument("--folder-repeats", type=int, default=1)
+    parser.add_argument(
+        "--skip",
+        default="decode floor (inline);predict drums, per file (old);"
+        "embed music-embed, threads (old);embed mfcc, threads (old);"
+        "catalog add mfcc, threads (old)",
+        help="folder_jobs.py rows to leave out (default: the pre-issue-15 paths)",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--out", default=DEFAULT_OUT / "library_throughput.json")
     args = parser.parse_args()
     payload: dict[str, Any] = {"benchmark": "library_throughput", "machine_summary": machine()}
     if "features" in args.sections:
         payload["features"] = features_section(args.repeats)
+    out_dir = Path(args.out).parent
+    if "folder" in args.sections:
+        # benchmarks/folder_jobs.py owns the rows (one script per topic); run here so
+        # the three sections come from one run on one machine state.
+        command = [
+            "folder_jobs.py",
+            "--files",
+            str(args.files),
+            "--pick",
+            "shortest",
+            "--workers",
+            str(args.workers),
+            "--repeats",
+            str(args.folder_repeats),
+            "--out",
+            str(out_dir),
+        ]
+        if args.skip:
+            command += ["--skip", args.skip]
+        payload["folder"] = _run_topic(command, out_dir / "folder_jobs.json")
+    if "ray" in args.sections:
+        command = ["ray_overhead.py", "--actors", str(args.workers)]
+        command += ["--out", str(out_dir / "ray_overhead.json")]
+        payload["ray"] = _run_topic(command, out_dir / "ray_overhead.json")
     write_json(args.out, payload)
+
+
+def _run_topic(command: list[str], result: Path) -> dict[str, Any]:
+    """Run a topic script of this folder (its table goes to stdout); return its JSON."""
+    import json
+    import subprocess
+    import sys
+
+    here = Path(__file__).resolve().parent
+    subprocess.run([sys.executable, *command], cwd=here, check=True)
+    return json.loads(result.read_text())
 
 
 if __name__ == "__main__":
