@@ -110,7 +110,7 @@ def format_csv(report: Any) -> str:
     return buf.getvalue()
 
 
-def _print_failures(failed: list[Any], args: argparse.Namespace) -> int:
+def print_failures(failed: list[Any], args: argparse.Namespace) -> int:
     if not failed:
         return 0
     print(f"\n{len(failed)} file(s) failed:", file=sys.stderr)
@@ -137,7 +137,7 @@ def _run_jsonl(args: argparse.Namespace, predictor: Any, paths: list[str]) -> in
     if not report.written and not report.skipped and not report.failed:
         raise DataError(f"no audio files found in {paths}")
     print(report.summary())
-    return _print_failures(report.failed, args)
+    return print_failures(report.failed, args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -166,6 +166,15 @@ def run(args: argparse.Namespace) -> int:
     )
     if not report.predictions and not report.failed:
         raise DataError(f"no audio files found in {paths}")
+    return write_report(report, predictor, args)
+
+
+def write_report(report: Any, predictor: Any, args: argparse.Namespace) -> int:
+    """Format ``report`` as ``--format`` asks, to ``--out`` or stdout; list failures.
+
+    Shared by the local and the Ray engine so both print the same thing; the exit
+    status is 1 when a file failed (unless ``--allow-failures``).
+    """
     if args.format == "json":
         text = format_json(report, predictor)
     elif args.format == "csv":
@@ -182,4 +191,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote predictions for {len(report.predictions)} file(s) to {out}")
     else:
         sys.stdout.write(text)
-    return _print_failures(report.failed, args)
+    return print_failures(report.failed, args)

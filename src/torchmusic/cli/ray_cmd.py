@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from torchmusic.cli._engine import is_table
+from torchmusic.cli.predict_cmd import print_failures
 
 
 def _ray_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -30,15 +30,6 @@ def _ray_options(args: argparse.Namespace) -> dict[str, Any]:
         "hop_seconds": args.hop_seconds if hasattr(args, "hop_seconds") else None,
         "progress": not args.no_progress,
     }
-
-
-def _print_failures(failed: list[Any], args: argparse.Namespace) -> int:
-    if not failed:
-        return 0
-    print(f"\n{len(failed)} file(s) failed:", file=sys.stderr)
-    for failure in failed:
-        print(f"  {failure.path}: {failure.error}", file=sys.stderr)
-    return 0 if args.allow_failures else 1
 
 
 def _report_from_rows(rows: list[dict[str, Any]], failed: list[Any]) -> Any:
@@ -64,13 +55,7 @@ def _report_from_rows(rows: list[dict[str, Any]], failed: list[Any]) -> Any:
 
 def predict(args: argparse.Namespace) -> int:
     """``torchmusic predict MODEL PATH... --engine ray [--address A] [--out T.parquet]``."""
-    from torchmusic.cli.predict_cmd import (
-        format_csv,
-        format_json,
-        format_table,
-        split_model_and_paths,
-    )
-    from torchmusic.errors import DataError
+    from torchmusic.cli.predict_cmd import split_model_and_paths, write_report
     from torchmusic.scale.ray_engine import predict_dataset
     from torchmusic.serve.predict import Predictor
 
@@ -87,28 +72,11 @@ def predict(args: argparse.Namespace) -> int:
     )
     if table is not None:
         print(f"wrote predictions for {job.tracks} file(s) to {table} ({job.summary()})")
-        return _print_failures(job.failed, args)
+        return print_failures(job.failed, args)
     report = _report_from_rows(job.rows or [], job.failed)
-    if args.format == "json" or args.format == "table":
-        # The header names the model: load it here too (on the CPU, once).
-        predictor = Predictor(model, hop_seconds=args.hop_seconds)
-        if args.format == "json":
-            text = format_json(report, predictor)
-        else:
-            text = format_table(report, predictor, timeline=args.timeline)
-    else:
-        text = format_csv(report)
-    if args.out:
-        out = Path(args.out)
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise DataError(f"cannot write --out {str(out)!r}: {exc.strerror or exc}") from exc
-        print(f"wrote predictions for {len(report.predictions)} file(s) to {out}")
-    else:
-        sys.stdout.write(text)
-    return _print_failures(job.failed, args)
+    # CSV needs no model; the table and JSON headers name it: load it here (CPU, once).
+    predictor = None if args.format == "csv" else Predictor(model, hop_seconds=args.hop_seconds)
+    return write_report(report, predictor, args)
 
 
 def _embedder_for_catalog(catalog: Any, model: str) -> Any:
@@ -147,7 +115,7 @@ def embed(args: argparse.Namespace) -> int:
         )
         print(job.summary())
         if catalog is None:
-            return _print_failures(job.failed, args)
+            return print_failures(job.failed, args)
         # The table knows its model; a model file is passed on so that a new catalog
         # keeps a copy of it (the catalog's own embedder needs nothing).
         named = args.model if isinstance(model, str) else None
