@@ -129,3 +129,29 @@ def test_features_outside_inference_mode_after_a_call_inside_it(monkeypatch):
     finally:
         torch.set_num_threads(before)
     torch.testing.assert_close(inside, outside, rtol=0, atol=0)
+
+
+def test_a_forked_child_starts_without_the_parents_block_pool():
+    # DataLoader workers fork (and run torch on one thread: GNU OpenMP itself cannot be
+    # used with more threads after a fork). The child must not inherit the parent's
+    # pool, whose threads do not exist there, nor a lock one of them may have held.
+    import multiprocessing
+
+    y = torch.randn(2, 22050 * 10, generator=torch.Generator().manual_seed(5))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        expected = F.melspectrogram(y)  # the parent's pool exists now
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            inherited, got = pool.apply_async(_child_mel, (y,)).get(timeout=120)
+    finally:
+        torch.set_num_threads(before)
+    assert not inherited
+    assert torch.equal(got, expected)
+
+
+def _child_mel(y):
+    from torchmusic.features import spectrum
+
+    torch.set_num_threads(1)
+    return spectrum._pool is not None, F.melspectrogram(y)

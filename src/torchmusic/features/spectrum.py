@@ -295,6 +295,16 @@ _pool_lock = threading.Lock()
 _pool: tuple[int, int, ThreadPoolExecutor] | None = None
 
 
+def _forget_pool_after_fork() -> None:
+    # A forked child has none of the parent's threads, and the lock may have been
+    # held by one of them at the fork: start afresh (DataLoader workers fork).
+    global _pool_lock, _pool
+    _pool_lock, _pool = threading.Lock(), None
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def _block_pool(threads: int) -> ThreadPoolExecutor:
     """Threads for blocks, each running torch single-threaded; rebuilt after a fork."""
     global _pool
