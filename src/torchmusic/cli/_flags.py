@@ -143,6 +143,20 @@ def add_underscore_aliases(parser: argparse.ArgumentParser) -> None:
 DEVICE_HELP = "device to run the model on: cpu, cuda or cuda:1 (default: cpu)"
 
 
+def add_pipeline_options(
+    p: argparse.ArgumentParser, *, batch_size: int | None, batch_help: str
+) -> None:
+    """``--workers`` and ``--batch-size`` of the folder jobs (predict, embed, catalog add)."""
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="decoding worker processes (default: up to 4; 0: decode in the main process)",
+    )
+    p.add_argument("--batch-size", type=int, default=batch_size, metavar="N", help=batch_help)
+
+
 def add_training_options(
     p: argparse.ArgumentParser, *, arch_help: str, config_example: str
 ) -> None:

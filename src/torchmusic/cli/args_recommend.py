@@ -12,6 +12,7 @@ import argparse
 from torchmusic.cli._engine import OutTableOrCatalog, add_engine_options, check_embed_outputs
 from torchmusic.cli._flags import (
     DEVICE_HELP,
+    add_pipeline_options,
     add_training_devices,
     add_training_options,
     after_parse,
@@ -259,19 +260,10 @@ def _add_catalog(p: argparse.ArgumentParser) -> None:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help=DEVICE_HELP)
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="decoding worker processes (default: up to 4; 0: decode in the main process)",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        metavar="N",
-        help="clip windows per forward pass, across tracks (default: the model's, 64)",
+    add_pipeline_options(
+        p,
+        batch_size=None,
+        batch_help="clip windows per forward pass, across tracks (default: the model's, 64)",
     )
     p.add_argument(
         "--commit-every",

@@ -310,19 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
         "and a rerun continues where a killed run stopped",
     )
     p.add_argument("--restart", action="store_true", help="--out FILE.jsonl: start over")
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="decoding worker processes (default: up to 4; 0: decode in the main process)",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=64,
-        metavar="N",
-        help="clip windows per forward pass, across tracks (default 64)",
+    _flags.add_pipeline_options(
+        p, batch_size=64, batch_help="clip windows per forward pass, across tracks (default 64)"
     )
     p.add_argument("--device", default="cpu", help=_flags.DEVICE_HELP)
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even if some files failed")

@@ -158,17 +158,7 @@ class EmbedActor:
         self.model_json = json.dumps(self.embedder.info.to_dict(), sort_keys=True)
 
     def _row(self, item: dict[str, Any]) -> dict[str, Any]:
-        row = {
-            "path": item["path"],
-            "name": item["name"],
-            "content_hash": item["hash"],
-            "size": item["size"],
-            "duration": 0.0,
-            "vector": None,
-            "raw": None,
-            "model": self.model_json,
-            "error": item["error"],
-        }
+        row = self._error_row(item, item["error"])  # filled in below when it embeds
         if row["error"] is not None:
             return row
         emb = self.embedder
@@ -191,7 +181,7 @@ class EmbedActor:
                 rows.append(_guarded(self._row, item, base=self._error_row))
         return _arrow().Table.from_pylist(rows, schema=embedding_schema())
 
-    def _error_row(self, item: dict[str, Any], message: str) -> dict[str, Any]:
+    def _error_row(self, item: dict[str, Any], message: str | None) -> dict[str, Any]:
         return {
             "path": item["path"],
             "name": item["name"],
