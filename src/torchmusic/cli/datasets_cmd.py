@@ -20,6 +20,32 @@ def build_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_renders(args: argparse.Namespace) -> int:
+    """music21's corpus rendered on seeded GM instruments (docs/embeddings.md)."""
+    import csv
+
+    from torchmusic.data.renders import build_renders as build
+
+    manifest = build(
+        args.out,
+        count=args.count,
+        seconds=args.seconds,
+        seed=args.seed,
+        collections=args.collections,
+        soundfonts=args.soundfont,
+        workers=args.workers,
+        progress=not args.no_progress,
+    )
+    with open(manifest, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    hours = sum(float(r["duration_s"]) for r in rows) / 3600
+    skipped = (manifest.parent / "skipped.txt").read_text().splitlines()
+    print(f"{len(rows)} pieces, {hours:.2f} h: {manifest}")
+    if skipped:
+        print(f"{len(skipped)} pieces skipped (listed in {manifest.parent / 'skipped.txt'})")
+    return 0
+
+
 def build_soundtracks(args: argparse.Namespace) -> int:
     """Manifest and LICENSES.md of the Debian soundtrack packages (no audio is copied)."""
     from torchmusic.data import soundtracks as st

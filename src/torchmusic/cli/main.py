@@ -155,6 +155,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--test", type=float, default=0.1, help="test fraction")
     s.add_argument("--seed", type=int, default=0, help="seed of the split")
     s.set_defaults(handler="torchmusic.cli.datasets_cmd:build_soundtracks")
+    r = bsub.add_parser(
+        "renders",
+        help="music21's corpus played on seeded GM instruments (self-supervised training audio)",
+        description="Render pieces of music21's corpus (Bach, Palestrina, Monteverdi, ...; never "
+        "the demo corpus's tune collections) with FluidSynth, each on one or several seeded "
+        "General MIDI instruments, into DIR/audio/*.flac and DIR/manifest.csv (split by piece). "
+        "Resumable. Needs: apt-get install fluidsynth fluid-soundfont-gm timgm6mb-soundfont",
+        epilog=_flags.examples(
+            "torchmusic datasets build renders --out renders",
+            "torchmusic datasets build renders --out renders --count 100 --seconds 30",
+            "torchmusic datasets build renders --out renders --collections bach monteverdi",
+        ),
+    )
+    r.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder")
+    r.add_argument("--count", type=int, default=800, help="pieces to render (default 800)")
+    r.add_argument("--seconds", type=float, default=45.0, help="window per piece (default 45)")
+    r.add_argument("--collections", nargs="+", default=None, help="music21 corpus folders")
+    r.add_argument("--soundfont", nargs="+", default=None, help="GM .sf2 file(s) to draw from")
+    r.add_argument("--seed", type=int, default=0, help="seed of choice, instruments and tempo")
+    r.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
+    r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.set_defaults(handler="torchmusic.cli.datasets_cmd:build_renders")
     k = bsub.add_parser(
         "drums",
         help="drum hits: Debian's hydrogen-drumkits, 8 classes, kit-disjoint folds",
