@@ -5,7 +5,11 @@ Quality, on >= 30 segments of 5 s from test tracks of the soundtrack manifest
 (spectral convergence + log magnitude) and SI-SDR of each vocoder's resynthesis
 of the segment's log-mel (the toolkit's default log-mel, top_db 80), next to
 Griffin-Lim (librosa's ``mel_to_audio`` of the same mel, 32 and 100 iterations)
-and the oracle (the original audio through the same metrics: the floor).
+and the oracle (the original audio through the same metrics: the floor). With
+torchcrepe installed (the `bench` extra), also pitch against the original: F0 RMSE
+in cents on frames voiced in both, voiced/unvoiced F1 and mean periodicity error
+(CREPE tiny at 16 kHz, 10 ms hop; see ``_pitch.py``); without it those columns are
+skipped (said so) and the rest runs.
 
 Speed: real-time factor (seconds of audio per second of compute) of each model
 at batch 1 (one 5 s segment) and batched (8 segments), with 1 and 2 torch
@@ -30,6 +34,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_OUT, held_out_segments, print_table, write_json
+from _pitch import INSTALL_HINT, compare_tracks, import_torchcrepe, pitch_track
+
+PITCH_KEYS = ("f0_rmse_cents", "vuv_f1", "periodicity_error")
 
 
 def griffin_lim(mel_db: np.ndarray, feature: Any, n_iter: int) -> np.ndarray:
@@ -74,6 +81,11 @@ def scores(reference: np.ndarray, estimate: np.ndarray) -> dict[str, float]:
     }
 
 
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if not np.isnan(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
 def rtf(fn, audio_seconds: float, repeats: int = 3) -> float:
     """Seconds of audio per second of compute (median of ``repeats`` after a warm-up)."""
     fn()
@@ -97,6 +109,9 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--skip-pitch", action="store_true", help="no torchcrepe pitch columns (faster)"
+    )
     parser.add_argument("--json", default=str(DEFAULT_OUT / "vocoder.json"))
     args = parser.parse_args()
 
@@ -104,6 +119,13 @@ def main() -> None:
     from torchmusic.serve.vocode import Vocoder
 
     t_start = time.perf_counter()
+    crepe = None
+    if args.skip_pitch:
+        print("pitch columns skipped (--skip-pitch)")
+    else:
+        crepe = import_torchcrepe()
+        if crepe is None:
+            print(f"pitch columns skipped: torchcrepe is not installed; {INSTALL_HINT}")
     feature = FeatureConfig()
     vocoders = {}
     for item in args.model:
@@ -114,7 +136,9 @@ def main() -> None:
     segments, names = held_out_segments(
         args.manifest, n=args.segments, seconds=args.seconds, sr=feature.sr
     )
-    print(f"{len(segments)} test segments of {args.seconds} s from {len(set(n.split('@')[0] for n in names))} tracks")
+    print(
+        f"{len(segments)} test segments of {args.seconds} s from {len(set(n.split('@')[0] for n in names))} tracks"
+    )
     gl_iters = [int(i) for i in args.gl_iters.split(",") if i]
     per_row: dict[str, list[dict[str, float]]] = {"oracle (original audio)": []}
     per_row.update({f"Griffin-Lim {k}": [] for k in gl_iters})
@@ -122,14 +146,25 @@ def main() -> None:
     for seg in segments:
         n = len(seg)
         mel = feature.compute(torch.from_numpy(seg)).numpy()
-        per_row["oracle (original audio)"].append(scores(seg, seg))
+        # The original's pitch track is computed once per segment and shared by its rows.
+        ref_track = pitch_track(seg, feature.sr, crepe) if crepe is not None else None
+
+        def score(estimate: np.ndarray, seg=seg, ref_track=ref_track) -> dict[str, float]:
+            s = scores(seg, estimate)
+            if ref_track is not None:
+                s.update(compare_tracks(ref_track, pitch_track(estimate, feature.sr, crepe)))
+            return s
+
+        per_row["oracle (original audio)"].append(score(seg))
         for k in gl_iters:
-            per_row[f"Griffin-Lim {k}"].append(scores(seg, fit_length(griffin_lim(mel, feature, k), n)))
+            per_row[f"Griffin-Lim {k}"].append(score(fit_length(griffin_lim(mel, feature, k), n)))
         for name, voc in vocoders.items():
             out = voc(torch.from_numpy(mel)).numpy()
-            per_row[name].append(scores(seg, fit_length(out, n)))
+            per_row[name].append(score(fit_length(out, n)))
+    # NaN-aware means: a pitch score is NaN where a segment has nothing to score (e.g.
+    # no frame voiced in both); all-NaN stays NaN.
     quality = {
-        row: {k: float(np.mean([s[k] for s in items])) for k in items[0]}
+        row: {k: _nanmean([s[k] for s in items]) for k in items[0]}
         for row, items in per_row.items()
     }
     gl100 = quality.get("Griffin-Lim 100")
@@ -141,11 +176,31 @@ def main() -> None:
                 f"{100 * (q['log_mel_l1_db'] / gl100['log_mel_l1_db'] - 1):+.1f} % / "
                 f"{100 * (q['mr_stft'] / gl100['mr_stft'] - 1):+.1f} %"
             )
-        rows.append([row, q["log_mel_l1_db"], q["mr_stft"], q["spectral_convergence"], q["si_sdr_db"], vs])
+        pitch = [q[k] for k in PITCH_KEYS] if crepe is not None else []
+        rows.append(
+            [
+                row,
+                q["log_mel_l1_db"],
+                q["mr_stft"],
+                q["spectral_convergence"],
+                q["si_sdr_db"],
+                *pitch,
+                vs,
+            ]
+        )
+    pitch_header = ["F0 RMSE (cents)", "V/UV F1", "periodicity err."] if crepe is not None else []
     tables = [
         print_table(
             f"vocoder quality: {len(segments)} held-out segments of {args.seconds:g} s (means)",
-            ["row", "log-mel L1 (dB)", "MR-STFT", "spectral conv.", "SI-SDR (dB)", "vs GL-100 (mel / MR-STFT)"],
+            [
+                "row",
+                "log-mel L1 (dB)",
+                "MR-STFT",
+                "spectral conv.",
+                "SI-SDR (dB)",
+                *pitch_header,
+                "vs GL-100 (mel / MR-STFT)",
+            ],
             rows,
         )
     ]
@@ -160,30 +215,63 @@ def main() -> None:
                 r1 = rtf(lambda voc=voc: voc(mel1), args.seconds)
                 r8 = rtf(lambda voc=voc: voc(mel8), args.seconds * mel8.shape[0])
                 n_params = sum(p.numel() for p in voc.net.parameters())
-                speed.append({"row": name, "threads": threads, "rtf_batch1": r1, "rtf_batch8": r8, "params": n_params})
+                speed.append(
+                    {
+                        "row": name,
+                        "threads": threads,
+                        "rtf_batch1": r1,
+                        "rtf_batch8": r8,
+                        "params": n_params,
+                    }
+                )
             if gl_iters:
                 k = max(gl_iters)
                 r = rtf(lambda k=k: griffin_lim(mel1.numpy(), feature, k), args.seconds, repeats=1)
-                speed.append({"row": f"Griffin-Lim {k}", "threads": threads, "rtf_batch1": r, "rtf_batch8": None, "params": 0})
+                speed.append(
+                    {
+                        "row": f"Griffin-Lim {k}",
+                        "threads": threads,
+                        "rtf_batch1": r,
+                        "rtf_batch8": None,
+                        "params": 0,
+                    }
+                )
         tables.append(
             print_table(
                 f"vocoder speed on {args.device} (x real time; audio seconds per compute second)",
                 ["row", "threads", "batch 1", "batch 8", "weights"],
-                [[s["row"], s["threads"], s["rtf_batch1"], s["rtf_batch8"] or "-", f"{s['params']:,}"] for s in speed],
+                [
+                    [
+                        s["row"],
+                        s["threads"],
+                        s["rtf_batch1"],
+                        s["rtf_batch8"] or "-",
+                        f"{s['params']:,}",
+                    ]
+                    for s in speed
+                ],
             )
         )
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS of this process: {peak_rss_mb:.0f} MB; wall {time.perf_counter() - t_start:.0f} s")
+    print(
+        f"peak RSS of this process: {peak_rss_mb:.0f} MB; wall {time.perf_counter() - t_start:.0f} s"
+    )
     write_json(
         args.json,
         {
             "command": "python " + " ".join(sys.argv),
             "segments": names,
             "quality": quality,
+            "pitch": "torchcrepe tiny, 16 kHz, 10 ms hop, periodicity >= 0.21"
+            if crepe is not None
+            else None,
             "speed": speed,
             "peak_rss_mb": peak_rss_mb,
             "tables": tables,
-            "models": {n: {"path": v.path, "architecture": v.spec.architecture, "metrics": v.spec.metrics} for n, v in vocoders.items()},
+            "models": {
+                n: {"path": v.path, "architecture": v.spec.architecture, "metrics": v.spec.metrics}
+                for n, v in vocoders.items()
+            },
         },
     )
 
