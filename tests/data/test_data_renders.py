@@ -55,6 +55,7 @@ def test_corpus_pieces_leave_out_the_demo_collections() -> None:
     assert not collections & set(renders.EXCLUDED_COLLECTIONS)
     assert {"bach", "palestrina", "monteverdi"} <= collections
     assert all(Path(path).is_file() for _, _, path in pieces[:20])
+    assert not [p for _, p, _ in pieces if p.endswith(".rntxt")]  # analyses restate scores
 
 
 @pytest.mark.parametrize("name", ["ryansMammoth", "oneills1850"])
@@ -113,6 +114,7 @@ def test_build_renders_plays_skips_and_resumes(tmp_path: Path, two_pieces: None)
         assert len(programs) == 4 and all(p in renders.PROGRAMS for p in programs)
         assert (row["ensemble"] == "solo") == (len(set(programs)) == 1)
         assert row["split"] == renders.piece_split(row["piece"])
+        assert row["path"].endswith(row["piece"] + ".flac")  # two encodings never collide
         assert json.loads(Path(row["path"] + ".json").read_text())["programs"] == row["programs"]
     # Resume: nothing is rendered again, the manifest is the same.
     stamps = {r["path"]: Path(r["path"]).stat().st_mtime_ns for r in rows}

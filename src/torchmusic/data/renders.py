@@ -40,6 +40,9 @@ from torchmusic.errors import DataError, DependencyError, ParameterError
 EXCLUDED_COLLECTIONS: tuple[str, ...] = ("oneills1850", "ryansMammoth", "airdsAirs")
 #: Collections that are one file of many songs (opus) or exercises: not worth a render.
 SKIPPED_COLLECTIONS: tuple[str, ...] = ("demos", "theoryExercises", "leadSheet")
+#: Roman-numeral analyses (``.rntxt``) restate a score of the corpus as block chords: the
+#: same piece twice would make a false negative pair for contrastive training.
+SKIPPED_SUFFIXES: tuple[str, ...] = (".rntxt",)
 #: General MIDI family names, program // 8.
 GM_FAMILIES: tuple[str, ...] = (
     "piano", "chromatic_percussion", "organ", "guitar", "bass", "strings", "ensemble",
@@ -109,6 +112,8 @@ def corpus_pieces(collections: Sequence[str] | None = None) -> list[tuple[str, s
         if "/corpus/" not in text:
             continue
         relative = text.split("/corpus/", 1)[1]
+        if relative.endswith(SKIPPED_SUFFIXES):
+            continue
         found.setdefault(relative.split("/", 1)[0], []).append((relative, text))
     if collections is None:
         wanted = [c for c in found if c not in EXCLUDED_COLLECTIONS + SKIPPED_COLLECTIONS]
@@ -316,7 +321,8 @@ def build_renders(
     chosen = _interleave(corpus_pieces(collections), seed)[:count]
     jobs = []
     for collection, piece, source in chosen:
-        target = out / "audio" / (os.path.splitext(piece)[0] + ".flac")
+        # The full corpus name (extension kept): a piece can exist in two encodings.
+        target = out / "audio" / (piece + ".flac")
         font = fonts[int(_rng(seed, piece, 3).integers(len(fonts)))]
         split = piece_split(piece)
         jobs.append(
@@ -371,7 +377,8 @@ def _render_or_reuse(job: RenderJob) -> dict[str, str]:
     sidecar = Path(job.out + ".json")
     if Path(job.out).is_file() and sidecar.is_file():
         row = json.loads(sidecar.read_text())
-        if row.get("split") == job.split and row.get("soundfont") == Path(job.soundfont).name:
+        same = (row.get("piece"), row.get("split"), row.get("soundfont"))
+        if same == (job.piece, job.split, Path(job.soundfont).name):
             return {k: str(row[k]) for k in MANIFEST_COLUMNS}
     row = render_piece(job)
     partial = sidecar.with_name(sidecar.name + ".partial")
