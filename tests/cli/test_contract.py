@@ -43,7 +43,7 @@ def test_every_command_that_reads_input_is_covered():
         "catalog remove", "catalog reindex", "similar", "train classify", "train lm",
         "train embed", "train recommend", "recommend", "generate", "interpolate",
         "datasets build demo", "demo", "vocode", "train vocoder", "denoise", "synthesize",
-        "train gan",
+        "train gan", "export onnx",
     }  # fmt: skip
     assert expected <= commands
     assert len({c.id for c in CASES}) == len(CASES)

@@ -1,5 +1,5 @@
 """Arguments of the audio-generation commands: ``train vocoder``, ``vocode``,
-``train denoise``, ``denoise``, ``train gan`` and ``synthesize``.
+``export onnx`` (a vocoder), ``train denoise``, ``denoise``, ``train gan`` and ``synthesize``.
 
 argparse only (no torch): ``torchmusic --help`` stays instant.
 """
@@ -64,8 +64,39 @@ def register(
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even if some files failed")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler="torchmusic.cli.vocode_cmd:vocode")
+    _register_export(sub)
     _register_denoise(sub, train)
     _register_gan(sub, train)
+
+
+def _register_export(sub: argparse._SubParsersAction) -> None:
+    examples = _flags.examples(
+        "torchmusic export onnx --model music-vocoder -o music-vocoder.onnx",
+        "torchmusic export onnx -m runs/voc/model.safetensors -o voc.onnx",
+    )
+    p = sub.add_parser(
+        "export",
+        help="export a model for other runtimes (ONNX)",
+        description="Export a model to a format other runtimes load. For now: a vocoder "
+        "to ONNX (torchmusic export onnx).",
+        epilog=examples,
+    )
+    esub = p.add_subparsers(dest="export_format", metavar="FORMAT", required=True)
+    o = esub.add_parser(
+        "onnx",
+        help="a vocoder as one ONNX file (log-mel -> audio) for onnxruntime",
+        description="Export a vocoder model file or the shipped 'music-vocoder' (Vocos, "
+        "HiFi-GAN or MelGAN) to one ONNX file: input 'mel' (batch, n_mels, frames) float32 "
+        "dB log-mel of the model's FeatureConfig, output 'audio' (batch, frames * hop); "
+        "batch and frames are dynamic. The model's sample rate and log-mel settings are in "
+        "the file's metadata ('torchmusic.vocoder'). Needs pip install 'torchmusic[onnx]'.",
+        epilog=examples,
+    )
+    o.add_argument(
+        "--model", "-m", default="music-vocoder", help="vocoder model file or shipped name"
+    )
+    o.add_argument("--out", "-o", required=True, metavar="FILE", help="the .onnx file to write")
+    o.set_defaults(handler="torchmusic.cli.vocode_cmd:export_onnx")
 
 
 def _register_denoise(sub: argparse._SubParsersAction, train: argparse._SubParsersAction) -> None:

@@ -1,4 +1,4 @@
-"""``torchmusic train vocoder`` and ``torchmusic vocode``: thin wrappers over the Python API."""
+"""``torchmusic train vocoder``, ``vocode`` and ``export onnx``: thin wrappers over the Python API."""
 
 from __future__ import annotations
 
@@ -54,4 +54,19 @@ def vocode(args: argparse.Namespace) -> int:
             print(f"  {path}: {error}", file=sys.stderr)
         if not args.allow_failures:
             return 1
+    return 0
+
+
+def export_onnx(args: argparse.Namespace) -> int:
+    from torchmusic.models.vocoder.export import export_vocoder_onnx
+    from torchmusic.models.vocoder.vocoderfile import read_vocoder_spec
+
+    spec = read_vocoder_spec(args.model)  # a wrong kind of file is refused before any work
+    path = export_vocoder_onnx(args.model, args.out)
+    feature = spec.feature_config()
+    print(
+        f"{args.model} ({spec.architecture}) -> {path}  {path.stat().st_size / 1e6:.1f} MB; "
+        f"input 'mel' (batch, {feature.n_mels}, frames) dB log-mel, output 'audio' "
+        f"(batch, frames * {feature.hop_length}) at {feature.sr} Hz"
+    )
     return 0

@@ -10,6 +10,8 @@ training loop here (the trainer applies the loss weights).
 - Losses: LSGAN / hinge adversarial losses, :func:`feature_matching_loss`,
   :class:`MelLoss`, :class:`MultiResolutionSTFTLoss`.
 - :data:`VOCODER_REGISTRY` and :func:`build_vocoder`.
+- :func:`export_onnx` / :func:`export_vocoder_onnx`: a generator (or model file) as one
+  ONNX file with dynamic batch and frames (:mod:`.export`; the ``onnx`` extra).
 
 Names load on first use.
 
@@ -45,6 +47,8 @@ _LAZY = {
     "MelLoss": _P + "losses",
     "MultiResolutionSTFTLoss": _P + "losses",
     "VOCODER_REGISTRY": _P + "registry",
+    "export_onnx": _P + "export",
+    "export_vocoder_onnx": _P + "export",
     "build_vocoder": _P + "registry",
 }
 

@@ -168,8 +168,9 @@ class Vocos(nn.Module):
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
 
-    def spectrum(self, mel: torch.Tensor) -> torch.Tensor:
-        """The predicted complex STFT ``(batch, n_fft // 2 + 1, frames)`` of a 3-D mel."""
+    def magnitude_phase(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The predicted STFT magnitude and (unwrapped) phase, each ``(batch, n_fft // 2 + 1,
+        frames)``, of a 3-D mel (what the ONNX export runs before its own inverse STFT)."""
         x = self.embed(mel * self.config.input_scale)
         x = self.norm(x.transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
@@ -177,7 +178,11 @@ class Vocos(nn.Module):
         h = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2)
         log_mag, phase = h.chunk(2, dim=1)
         # exp can overflow in early training; the clamp bounds it (gradients stop above).
-        mag = torch.exp(log_mag).clamp(max=self.config.max_magnitude)
+        return torch.exp(log_mag).clamp(max=self.config.max_magnitude), phase
+
+    def spectrum(self, mel: torch.Tensor) -> torch.Tensor:
+        """The predicted complex STFT ``(batch, n_fft // 2 + 1, frames)`` of a 3-D mel."""
+        mag, phase = self.magnitude_phase(mel)
         # cos / sin of an unbounded angle, as in Vocos: the phase wraps naturally.
         return torch.complex(mag * torch.cos(phase), mag * torch.sin(phase))
 
