@@ -18,7 +18,7 @@ Needs ``onnx`` and ``onnxscript`` (the ``onnx`` extra); ``onnxruntime`` runs the
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import math
 import os
@@ -37,6 +37,18 @@ INPUT_NAME, OUTPUT_NAME = "mel", "audio"
 METADATA_KEY = "torchmusic.vocoder"
 #: Frames of the example input traced at export (any count works afterwards).
 EXAMPLE_FRAMES = 16
+
+
+def min_frames(model: nn.Module) -> int:
+    """The fewest mel frames the exported graph of ``model`` takes.
+
+    1, except MelGAN: 4. Its input layer pads 3 frames by reflection, which needs more
+    than 3 frames; in PyTorch a shorter input falls back to zero padding, a branch an
+    exported graph cannot keep, so the graph keeps the reflection and the 4-frame minimum.
+    """
+    from torchmusic.models.vocoder.melgan import MelGAN
+
+    return 4 if isinstance(model, MelGAN) else 1
 
 
 class OverlapAddISTFT(nn.Module):
@@ -126,9 +138,31 @@ class VocosForExport(nn.Module):
         return self.istft(real, imag, mel.shape[-1] * self.vocos.config.hop_length)
 
 
+def plain_copy(model: nn.Module) -> nn.Module:
+    """A new float32 CPU network of ``model``'s class in eval mode, weight norm folded in.
+
+    Built from ``model.config`` (``weight_norm=False``) and loaded with ``model``'s
+    effective weights. Not ``deepcopy`` + ``remove_weight_norm``: a deep copy shares the
+    parametrized module classes with the original, and removing the parametrization
+    from the copy deletes the ``weight`` property of that shared class, breaking the
+    original.
+    """
+    config = model.config
+    if getattr(config, "weight_norm", False):
+        config = dataclasses.replace(config, weight_norm=False)
+    fresh = type(model)(config)
+    state = {}
+    with torch.no_grad():
+        for key in fresh.state_dict():
+            owner, _, name = key.rpartition(".")
+            module = model.get_submodule(owner) if owner else model
+            state[key] = getattr(module, name).detach().clone()
+    fresh.load_state_dict(state)
+    return fresh.float().cpu().eval()
+
+
 def _exportable(model: nn.Module) -> nn.Module:
     """A copy of ``model`` in eval mode, weight norm folded, Vocos wrapped for export."""
-    from torchmusic.models.vocoder.generators import remove_weight_norm
     from torchmusic.models.vocoder.hifigan import HiFiGAN
     from torchmusic.models.vocoder.melgan import MelGAN
     from torchmusic.models.vocoder.vocos import Vocos
@@ -138,7 +172,7 @@ def _exportable(model: nn.Module) -> nn.Module:
             f"ONNX export takes a vocoder generator (Vocos, HiFiGAN or MelGAN), got "
             f"{type(model).__name__}"
         )
-    net = remove_weight_norm(copy.deepcopy(model).float().cpu().eval())
+    net = plain_copy(model)
     return VocosForExport(net) if isinstance(net, Vocos) else net
 
 
@@ -187,7 +221,8 @@ def export_onnx(
     -------
     Path
         ``path``. The graph's input ``mel`` is ``(batch, n_mels, frames)`` float32 dB
-        log-mel; its output ``audio`` is ``(batch, frames * hop_length)``.
+        log-mel, ``frames >= min_frames(model)``; its output ``audio`` is
+        ``(batch, frames * hop_length)``.
 
     Raises
     ------
@@ -213,8 +248,10 @@ def export_onnx(
 
     n_mels = model.config.n_mels
     example = torch.randn(2, n_mels, EXAMPLE_FRAMES) * 20 - 40
-    # min=2 keeps the tracer from specialising on 0 / 1; the graph runs 1 frame too (tested).
-    dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("frames", min=2)}
+    # At least 2 keeps the tracer from specialising on 0 / 1; the graph still runs 1 frame
+    # where min_frames says so (tested).
+    low = max(2, min_frames(model))
+    dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("frames", min=low)}
     tmp = path.with_name(path.name + ".tmp")  # written whole, then renamed: no half files
     try:
         with warnings.catch_warnings(), torch.no_grad():
@@ -272,6 +309,7 @@ def export_vocoder_onnx(
         "sample_rate": spec.sample_rate,
         "hop_length": int(net.config.hop_length),
         "n_mels": int(net.config.n_mels),
+        "min_frames": min_frames(net),
         "feature": spec.feature,
         "source": str(model),
         "input": f"{INPUT_NAME}: (batch, n_mels, frames) float32 dB log-mel",
