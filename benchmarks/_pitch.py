@@ -32,7 +32,7 @@ PERIODICITY_THRESHOLD = 0.21
 SILENCE_DB = -60.0
 MEDIAN_FRAMES = 3
 BATCH_FRAMES = 512
-INSTALL_HINT = "`pip install torchcrepe==0.0.24` or the `bench` extra"
+INSTALL_HINT = "`pip install --no-deps torchcrepe==0.0.24 resampy` (it would pull torchaudio)"
 
 
 def import_torchcrepe() -> Any | None:
