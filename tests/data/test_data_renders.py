@@ -53,9 +53,24 @@ def test_corpus_pieces_leave_out_the_demo_collections() -> None:
     pieces = renders.corpus_pieces()
     collections = {c for c, _, _ in pieces}
     assert not collections & set(renders.EXCLUDED_COLLECTIONS)
-    assert {"bach", "palestrina", "monteverdi"} <= collections
+    assert {"bach", "trecento", "monteverdi"} <= collections
+    assert "palestrina" not in collections  # every file carries the Humdrum rights notice
     assert all(Path(path).is_file() for _, _, path in pieces[:20])
     assert not [p for _, p, _ in pieces if p.endswith(".rntxt")]  # analyses restate scores
+
+
+def test_files_reserving_derivative_formats_are_never_rendered(tmp_path: Path) -> None:
+    restricted = tmp_path / "a.krn"
+    restricted.write_text(
+        "**kern\n4c\n*-\n!!!YEM: Rights to all derivative electronic formats reserved.\n"
+    )
+    free = tmp_path / "b.krn"
+    free.write_text("**kern\n4c\n*-\n")
+    assert renders._restricted(restricted) and not renders._restricted(free)
+    assert not renders._restricted(tmp_path / "c.mxl")  # only Humdrum files carry it
+    pieces = {p for _, p, _ in renders.corpus_pieces(["bach"])}
+    assert "bach/bwv66.6.mxl" in pieces
+    assert not [p for p in pieces if p.endswith(".krn")]  # the CCARH chorales
 
 
 @pytest.mark.parametrize("name", ["ryansMammoth", "oneills1850"])

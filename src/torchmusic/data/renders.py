@@ -43,6 +43,10 @@ SKIPPED_COLLECTIONS: tuple[str, ...] = ("demos", "theoryExercises", "leadSheet")
 #: Roman-numeral analyses (``.rntxt``) restate a score of the corpus as block chords: the
 #: same piece twice would make a false negative pair for contrastive training.
 SKIPPED_SUFFIXES: tuple[str, ...] = (".rntxt",)
+#: The Humdrum encodings' notice (Palestrina's masses, a few Bach chorales in ``.krn``):
+#: "Rights to all derivative electronic formats reserved". A model trained on renders of
+#: them could be such a derivative, so those files are never rendered.
+RESTRICTED_NOTICE = "derivative electronic formats reserved"
 #: General MIDI family names, program // 8.
 GM_FAMILIES: tuple[str, ...] = (
     "piano", "chromatic_percussion", "organ", "guitar", "bass", "strings", "ensemble",
@@ -112,7 +116,7 @@ def corpus_pieces(collections: Sequence[str] | None = None) -> list[tuple[str, s
         if "/corpus/" not in text:
             continue
         relative = text.split("/corpus/", 1)[1]
-        if relative.endswith(SKIPPED_SUFFIXES):
+        if relative.endswith(SKIPPED_SUFFIXES) or _restricted(path):
             continue
         found.setdefault(relative.split("/", 1)[0], []).append((relative, text))
     if collections is None:
@@ -128,6 +132,13 @@ def corpus_pieces(collections: Sequence[str] | None = None) -> list[tuple[str, s
             if name not in found:
                 raise ParameterError(f"unknown music21 collection {name!r}; have {sorted(found)}")
     return sorted((c, rel, text) for c in wanted for rel, text in found[c])
+
+
+def _restricted(path: Path) -> bool:
+    """Whether a Humdrum file carries :data:`RESTRICTED_NOTICE` (in its reference records)."""
+    if Path(path).suffix != ".krn":
+        return False
+    return RESTRICTED_NOTICE in Path(path).read_text(encoding="utf-8", errors="replace")
 
 
 def piece_split(piece: str, *, valid: float = 0.05, test: float = 0.05) -> str:
