@@ -332,8 +332,24 @@ def build_embedder(spec: str, *, device: str = "cpu", seed: int = 0) -> Any:
 
 def randomised(embedder: Any, *, seed: int) -> Any:
     """``embedder`` with its network's weights re-initialised (seed ``seed``) in place and
-    its fingerprint changed accordingly."""
+    its fingerprint changed accordingly; a fused embedder (``music-embed``) gets a
+    re-initialised encoder and keeps its other parts (the control that says what the
+    training of the encoder adds to the fusion)."""
     import torch
+
+    parts = getattr(embedder, "parts", None)
+    if parts is not None:
+        from torchmusic.embed.fused import FusedEmbedder
+
+        new = {n: randomised(e, seed=seed) if hasattr(e, "model") else e for n, e in parts.items()}
+        info = embedder.info
+        return FusedEmbedder(
+            list(new.items()),
+            weights=embedder.weights,
+            name=f"random:{info.name}",
+            version=info.version,
+            source=info.source,
+        )
 
     torch.manual_seed(seed)
     embedder.model.apply(reset_parameters)
@@ -360,6 +376,9 @@ def load_models(models: dict[str, str], *, seed: int) -> tuple[dict[str, Any], d
 
 
 def n_parameters(embedder: Any) -> int:
+    parts = getattr(embedder, "parts", None)
+    if parts is not None:
+        return sum(n_parameters(e) for e in parts.values())
     model = getattr(embedder, "model", None)
     return int(sum(p.numel() for p in model.parameters())) if model is not None else 0
 

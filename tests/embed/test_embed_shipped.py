@@ -16,8 +16,8 @@ def test_music_embed_is_shipped_small_with_its_licences():
     assert "hydrogen-drumkits" in licences and "wesnoth" in licences
 
 
-def test_music_embed_embeds_deterministically_and_tells_tracks_apart():
-    emb = get_embedder("music-embed")
+def test_music_embed_encoder_embeds_deterministically_and_tells_tracks_apart():
+    emb = get_embedder("music-embed-encoder")
     assert emb.info.name == "contrastive" and emb.dim == 256
     assert emb.feature.sr == 22050 and emb.feature.n_mels == 64
     g = torch.Generator().manual_seed(0)

@@ -48,6 +48,7 @@ __all__ = [
     "get_embedder",
 ]
 
+
 class _WindowedEmbedder(Embedder):
     """Shared window -> batch -> pool logic of the network embedders."""
 
@@ -228,12 +229,16 @@ def get_embedder(
     device: str | torch.device = "cpu",
     hop_seconds: float | None = None,
 ) -> Embedder:
-    """An :class:`Embedder` for ``"mfcc"``, an embedding model file or a classifier model file.
+    """An :class:`Embedder` for a name (``"mfcc"``, ``"rhythm"``, ``"music-embed"``), an
+    embedding model file or a classifier model file.
 
     Parameters
     ----------
     model : str, os.PathLike or Embedder
-        ``"mfcc"``; a file written by :func:`~torchmusic.models.embed.save_embedding_model`
+        ``"mfcc"``; ``"rhythm"`` (:mod:`torchmusic.embed.rhythm`); ``"music-embed"``
+        (the shipped encoder fused with ``mfcc`` and ``rhythm``,
+        :func:`~torchmusic.embed.fused.music_embedder`); ``"music-embed-encoder"`` (the
+        shipped encoder alone); a file written by :func:`~torchmusic.models.embed.save_embedding_model`
         or by :func:`~torchmusic.models.save_classifier`; a shipped classifier name
         (``"drums"``); or a ready embedder (returned as it is).
     device : str or torch.device
@@ -254,6 +259,14 @@ def get_embedder(
         return model
     if isinstance(model, str) and model.lower() == "mfcc":
         return MFCCEmbedder(device=device)
+    if isinstance(model, str) and model.lower() == "rhythm":
+        from torchmusic.embed.rhythm import RhythmEmbedder
+
+        return RhythmEmbedder(device=device)
+    if isinstance(model, str) and model == "music-embed" and not Path(model).is_file():
+        from torchmusic.embed.fused import music_embedder
+
+        return music_embedder(device=device, hop_seconds=hop_seconds)
     from torchmusic.models.embed.embedfile import FORMAT_NAME, read_model_metadata
     from torchmusic.pretrained import resolve_model
 

@@ -20,6 +20,10 @@ PRETRAINED: dict[str, str] = {
     "music-embed": "music-embed.safetensors",
 }
 
+#: Other names of shipped files: ``music-embed`` names the fused embedder
+#: (:mod:`torchmusic.embed.fused`), ``music-embed-encoder`` its encoder's file alone.
+ALIASES: dict[str, str] = {"music-embed-encoder": "music-embed"}
+
 #: One line per shipped model, for help texts and error messages.
 DESCRIPTIONS: dict[str, str] = {
     "drums": "drum-hit classifier (kick, snare, hi-hat, tom, crash, ride, clap, other) "
@@ -32,8 +36,10 @@ DESCRIPTIONS: dict[str, str] = {
     "room and machine noise) trained on the same game music mixed with real and generated noise",
     "drum-gan": "class-conditional SpecGAN making new drum hits (kick, snare, hi-hat, tom, crash, "
     "ride, clap, other) heard through music-vocoder, trained on Debian's hydrogen drum kits",
-    "music-embed": "general-purpose music encoder (ShortChunk-style CNN, 256-d, 3 s log-mel "
-    "windows) trained self-supervised on Debian game soundtracks and drum kits",
+    "music-embed": "general-purpose music embedding (352-d): a self-supervised CNN encoder on "
+    "3 s log-mel windows (trained on 14 h of Debian game soundtracks, rendered scores and drum "
+    "kits) fused with standardised MFCC statistics and a rhythm profile; the encoder alone is "
+    "music-embed-encoder",
 }
 
 #: How to train each shipped model yourself (for the missing-file message).
@@ -92,6 +98,7 @@ def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
     if path.is_file():
         return path
     name = str(name_or_path)
+    name = ALIASES.get(name, name) if not path.is_dir() else name
     # A folder is never a model file, so a folder of the same name in the working
     # directory (e.g. the corpus of `torchmusic datasets build folk --out folk`) must
     # not hide a shipped model.

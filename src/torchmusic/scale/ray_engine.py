@@ -261,11 +261,13 @@ def _model_for_workers(model: Any) -> Any:
     """A model file as an absolute path (workers do not share this process's working
     folder); a shipped name stays a name (each worker finds its own copy); a missing
     file is refused here, before any actor starts."""
-    if not isinstance(model, str | os.PathLike) or os.fspath(model).lower() == "mfcc":
+    if not isinstance(model, str | os.PathLike) or os.fspath(model).lower() in ("mfcc", "rhythm"):
         return model
-    from torchmusic.pretrained import PRETRAINED, resolve_model
+    from torchmusic.pretrained import ALIASES, PRETRAINED, resolve_model
 
-    if not Path(model).is_file() and os.fspath(model) in PRETRAINED:
+    if not Path(model).is_file() and (
+        os.fspath(model) in PRETRAINED or os.fspath(model) in ALIASES
+    ):
         return os.fspath(model)
     return os.path.abspath(resolve_model(model))
 

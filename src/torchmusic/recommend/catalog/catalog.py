@@ -183,6 +183,18 @@ def reindex_advice(model: ModelInfo | None, root: str | os.PathLike[str]) -> str
             "built with the legacy mfcc v1 embedder (MFCC mean, poor similarity): upgrade it "
             f"to mfcc v2 with 'torchmusic catalog reindex --catalog {root} --restandardise'"
         )
+    if (
+        model is not None
+        and model.name == "contrastive"
+        and Path(model.source).name == "music-embed.safetensors"
+    ):
+        # music-embed v1 was the encoder alone; its catalogs keep working with the copy
+        # of the encoder they hold, but v2 (fused) finds better neighbours.
+        return (
+            "built with music-embed v1 (the encoder alone); the shipped music-embed is now v2 "
+            "(the encoder fused with MFCC statistics and a rhythm profile, better similarity): "
+            "rebuild it with 'torchmusic catalog add NEW_CATALOG FOLDER --model music-embed'"
+        )
     return None
 
 
@@ -398,6 +410,18 @@ class Catalog:
             embedder = mfcc_embedder_for(
                 info.version, details.get("settings", {}), details.get("stats"), device=device
             )
+        elif info.name == "rhythm":
+            embedder = get_embedder("rhythm", device=device)
+        elif info.name == "music-embed":  # v2, fused (torchmusic.embed.fused)
+            from torchmusic.embed.fused import music_embedder
+
+            path = self.model_path if self.model_path.is_file() else Path(info.source)
+            if not path.is_file():
+                raise DataError(
+                    f"the encoder of catalog {str(self.root)!r} ({info.source}) is missing; "
+                    "pass --model music-embed"
+                )
+            embedder = music_embedder(path, device=device)
         else:
             path = self.model_path if self.model_path.is_file() else Path(info.source)
             if not path.is_file():
@@ -1003,7 +1027,9 @@ class Catalog:
         dim = len(LAYOUT) * n_mfcc
         with transaction(conn):  # one snapshot
             gen = store.generation(conn)
-            tracks = conn.execute("SELECT id, path, content_hash FROM tracks ORDER BY id").fetchall()
+            tracks = conn.execute(
+                "SELECT id, path, content_hash FROM tracks ORDER BY id"
+            ).fetchall()
             stored = store.raw_features(conn, dim) if old.version == "2" else {}
         if len(tracks) < 2:
             raise DataError(
