@@ -208,7 +208,7 @@ def _predict(model_file: Path, tracks: list) -> None:
 
 
 def _catalog(corpus: Path, out: Path, workers, progress: bool) -> None:
-    """Step 6: the corpus catalogued by the shipped ``music-embed`` encoder and by MFCC
+    """Step 6: the corpus catalogued by the shipped ``music-embed`` embedding and by MFCC
     statistics; neighbours of a few tracks, then how often neighbours share labels."""
     from torchmusic.recommend.catalog.demo import build_demo_catalog
 

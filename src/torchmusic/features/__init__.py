@@ -44,6 +44,7 @@ from torchmusic.features.modules import (
     PowerToDB,
     Spectrogram,
 )
+from torchmusic.features.rhythm import onset_strength, tempogram
 from torchmusic.features.spectrum import spectrogram, stft
 from torchmusic.features.tuning import estimate_tuning, piptrack, pitch_tuning
 
@@ -73,9 +74,11 @@ __all__ = [
     "mel_to_hz",
     "melspectrogram",
     "mfcc",
+    "onset_strength",
     "piptrack",
     "pitch_tuning",
     "power_to_db",
     "spectrogram",
     "stft",
+    "tempogram",
 ]
