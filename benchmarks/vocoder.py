@@ -11,6 +11,9 @@ in cents on frames voiced in both, voiced/unvoiced F1 and mean periodicity error
 (CREPE tiny at 16 kHz, 10 ms hop; see ``_pitch.py``); without it those columns are
 skipped (said so) and the rest runs.
 
+``--refine 16,32`` adds rows of each model followed by that many mel-consistency
+steps (:mod:`torchmusic.serve.mel_refine`).
+
 Speed: real-time factor (seconds of audio per second of compute) of each model
 at batch 1 (one 5 s segment) and batched (8 segments), with 1 and 2 torch
 threads, plus Griffin-Lim's; weights, file size and peak RSS.
@@ -103,6 +106,12 @@ def main() -> None:
     parser.add_argument(
         "--model", action="append", default=[], metavar="NAME=FILE", help="vocoder(s) to score"
     )
+    parser.add_argument(
+        "--refine",
+        default="",
+        metavar="K[,K...]",
+        help="also score each model followed by K mel-consistency steps (rows 'NAME +refine K')",
+    )
     parser.add_argument("--segments", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--gl-iters", default="32,100")
@@ -133,6 +142,8 @@ def main() -> None:
         vocoders[name] = Vocoder(path or name, device=args.device)
         if vocoders[name].feature != feature:
             raise SystemExit(f"{name}: its log-mel is not the toolkit's default")
+        for k in [int(k) for k in args.refine.split(",") if k]:
+            vocoders[f"{name} +refine {k}"] = Vocoder(path or name, device=args.device, refine=k)
     segments, names = held_out_segments(
         args.manifest, n=args.segments, seconds=args.seconds, sr=feature.sr
     )

@@ -52,7 +52,7 @@ def register(
         epilog=_flags.examples(
             "torchmusic vocode song.ogg --out resynth/",
             "torchmusic vocode -m runs/voc/model.safetensors music/ --out resynth/",
-            "torchmusic vocode --model music-vocoder a.wav b.flac -o out/ --device cuda",
+            "torchmusic vocode --refine 32 a.wav b.flac -o out/ --device cuda",
         ),
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
@@ -61,6 +61,14 @@ def register(
     )
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="folder for the .wav files")
     p.add_argument("--device", default="cpu", help=_flags.DEVICE_HELP)
+    p.add_argument(
+        "--refine",
+        type=int,
+        default=0,
+        metavar="N",
+        help="mel-consistency steps after the network (0: none; 32 brings music-vocoder's "
+        "log-mel error from 2.5 to 0.6 dB at ~1/3 of its speed; docs/vocoder.md)",
+    )
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even if some files failed")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler="torchmusic.cli.vocode_cmd:vocode")

@@ -30,7 +30,11 @@ def vocode(args: argparse.Namespace) -> int:
 
     from torchmusic.serve.vocode import Vocoder, vocode_file
 
-    vocoder = Vocoder(args.model, device=args.device)
+    try:
+        vocoder = Vocoder(args.model, device=args.device, refine=args.refine)
+    except TorchMusicError as exc:
+        print(f"torchmusic: error: {exc}", file=sys.stderr)
+        return 1
     done = 0
     iterator = files
     if not args.no_progress and sys.stderr.isatty():
@@ -47,7 +51,11 @@ def vocode(args: argparse.Namespace) -> int:
         seconds = result.audio.shape[-1] / result.sample_rate
         print(f"{path} -> {out}  {seconds:.2f} s, {result.audio.shape[0]} channel(s){note}")
         done += 1
-    print(f"vocoded {done} file(s) with {vocoder.spec.architecture} ({args.model}) into {out_dir}")
+    refined = f", {vocoder.refine} mel-consistency steps" if vocoder.refine else ""
+    print(
+        f"vocoded {done} file(s) with {vocoder.spec.architecture} ({args.model}{refined}) "
+        f"into {out_dir}"
+    )
     if failed:
         print(f"\n{len(failed)} file(s) failed:", file=sys.stderr)
         for path, error in failed:

@@ -64,6 +64,11 @@ class Vocoder:
         Vocoder model file or shipped name (``"music-vocoder"``).
     device : str or torch.device
         Where synthesis runs (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
+    refine : int
+        Mel-consistency steps after the network (:func:`~torchmusic.serve.mel_refine.
+        refine_to_mel`; default 0: the network's output as it is). 32 brings the shipped
+        model's log-mel L1 on held-out music from 2.5 to 0.6 dB (Griffin-Lim 100: 1.1)
+        at ~30x real time on 2 CPU threads (docs/vocoder.md).
 
     Attributes
     ----------
@@ -81,8 +86,16 @@ class Vocoder:
     torch.Size([22528])
     """
 
-    def __init__(self, model: str | os.PathLike[str] = "music-vocoder", *, device: Any = "cpu"):
+    def __init__(
+        self,
+        model: str | os.PathLike[str] = "music-vocoder",
+        *,
+        device: Any = "cpu",
+        refine: int = 0,
+    ):
         from torchmusic.models.vocoder.vocoderfile import load_vocoder_file
+
+        self.refine = _check_refine(refine)
 
         self.device = torch.device(device)
         self.net, self.spec = load_vocoder_file(model, device=self.device)
@@ -93,7 +106,10 @@ class Vocoder:
         self.hop = int(self.feature.hop_length)
 
     def __repr__(self) -> str:
-        return f"Vocoder({self.path!r}, architecture={self.spec.architecture!r}, sr={self.sample_rate})"
+        return (
+            f"Vocoder({self.path!r}, architecture={self.spec.architecture!r}, "
+            f"sr={self.sample_rate}, refine={self.refine})"
+        )
 
     # -- mel -> audio -----------------------------------------------------------------------
     def check_mel(self, mel: Any, *, feature: FeatureConfig | None = None) -> torch.Tensor:
@@ -133,6 +149,7 @@ class Vocoder:
         feature: FeatureConfig | None = None,
         chunk_frames: int = CHUNK_FRAMES,
         context_frames: int = CONTEXT_FRAMES,
+        refine: int | None = None,
     ) -> torch.Tensor:
         """Synthesise audio from log-mel(s).
 
@@ -147,6 +164,9 @@ class Vocoder:
             Long mels are synthesised ``chunk_frames`` at a time with
             ``context_frames`` of overlap on each side (then trimmed), so memory
             does not grow with the length.
+        refine : int, optional
+            Mel-consistency steps (default: the vocoder's ``refine``), applied to each
+            chunk with its context.
 
         Returns
         -------
@@ -156,12 +176,17 @@ class Vocoder:
         mel = self.check_mel(mel, feature=feature)
         squeeze = mel.ndim == 2
         batch = mel.reshape(-1, *mel.shape[-2:])
-        out = self._chunked(batch, chunk_frames=chunk_frames, context_frames=context_frames)
+        refine = self.refine if refine is None else _check_refine(refine)
+        out = self._chunked(
+            batch, chunk_frames=chunk_frames, context_frames=context_frames, refine=refine
+        )
         return out[0] if squeeze else out.reshape(*mel.shape[:-2], -1)
 
     def _chunked(
-        self, mel: torch.Tensor, *, chunk_frames: int, context_frames: int
+        self, mel: torch.Tensor, *, chunk_frames: int, context_frames: int, refine: int = 0
     ) -> torch.Tensor:
+        from torchmusic.serve.mel_refine import refine_to_mel
+
         if chunk_frames < 1 or context_frames < 0:
             raise ParameterError(
                 f"chunk_frames={chunk_frames!r} must be >= 1 and context_frames="
@@ -169,17 +194,28 @@ class Vocoder:
             )
         n_frames = mel.shape[-1]
         hop = self.hop
+        floor = None  # the whole mel's top_db floor, shared by every chunk's refinement
+        if refine and self.feature.top_db is not None:
+            floor = mel.amax(dim=(-2, -1), keepdim=True) - float(self.feature.top_db)
         pieces = []
         for start in range(0, n_frames, chunk_frames):
             stop = min(n_frames, start + chunk_frames)
             lo, hi = max(0, start - context_frames), min(n_frames, stop + context_frames)
-            audio = self.net(mel[..., lo:hi].to(self.device)).float().cpu()
+            part = mel[..., lo:hi].to(self.device)
+            audio = self.net(part).float()
+            if refine:
+                audio = refine_to_mel(
+                    audio, part, feature=self.feature, n_iter=refine, floor_db=floor
+                )
+            audio = audio.cpu()
             # Keep the samples of [start, stop): the context only conditions them.
             pieces.append(audio[..., (start - lo) * hop : (stop - lo) * hop])
         return torch.cat(pieces, dim=-1)
 
     # -- audio -> mel -> audio -----------------------------------------------------------------
-    def resynthesize(self, audio: Any, sr: int, *, chunk_frames: int = CHUNK_FRAMES) -> Resynthesis:
+    def resynthesize(
+        self, audio: Any, sr: int, *, chunk_frames: int = CHUNK_FRAMES, refine: int | None = None
+    ) -> Resynthesis:
         """Analysis-resynthesis: our log-mel of ``audio``, then the vocoder.
 
         Parameters
@@ -221,17 +257,23 @@ class Vocoder:
             resampled_from = int(sr)
         n = y.shape[-1]
         mel = self.feature.compute(y)  # (channels, n_mels, frames)
-        out = self(mel, chunk_frames=chunk_frames)
+        out = self(mel, chunk_frames=chunk_frames, refine=refine)
         if out.ndim == 1:
             out = out.unsqueeze(0)
         return Resynthesis(out[..., :n], self.sample_rate, resampled_from)
 
 
+def _check_refine(refine: Any) -> int:
+    if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
+        raise ParameterError(f"refine={refine!r} must be an integer >= 0 (mel-consistency steps)")
+    return refine
+
+
 def load_vocoder(
-    model: str | os.PathLike[str] = "music-vocoder", *, device: Any = "cpu"
+    model: str | os.PathLike[str] = "music-vocoder", *, device: Any = "cpu", refine: int = 0
 ) -> Vocoder:
     """:class:`Vocoder` of a model file or shipped name (see there)."""
-    return Vocoder(model, device=device)
+    return Vocoder(model, device=device, refine=refine)
 
 
 def vocode_file(
