@@ -275,7 +275,7 @@ def _vocode(track: Path, out_dir: Path) -> None:
     vocoder = Vocoder("music-vocoder")
     written, _ = vocode_file(vocoder, track, out_dir)
     y, _ = load(track, sr=vocoder.sample_rate, duration=10.0)
-    rows = compare_with_griffin_lim(vocoder, y)
+    rows = compare_with_griffin_lim(vocoder, y, refine=32)  # `vocode --refine 32`
     print(f"  {track.name} -> {written} (scores on its first {len(y) / vocoder.sample_rate:.0f} s)")
     print(
         _table(

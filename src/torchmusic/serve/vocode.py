@@ -312,7 +312,7 @@ __all__ = ["CHUNK_FRAMES", "Resynthesis", "Vocoder", "load_vocoder", "vocode_fil
 
 
 def compare_with_griffin_lim(
-    vocoder: Vocoder, audio: Any, *, n_iter: int = 32
+    vocoder: Vocoder, audio: Any, *, n_iter: int = 32, refine: int = 0
 ) -> dict[str, dict[str, float]]:
     """Scores of the vocoder's resynthesis of ``audio`` next to Griffin-Lim's, from one mel.
 
@@ -321,11 +321,14 @@ def compare_with_griffin_lim(
     each row gets log-mel L1 (dB), MR-STFT distance and SI-SDR against ``audio``
     (:mod:`torchmusic.metrics.audio`). Needs librosa (``pip install librosa``).
 
+    ``refine`` > 0 adds a row ``"vocoder +refine N"``: the same network output after
+    that many mel-consistency steps.
+
     Returns
     -------
     dict
-        ``{"vocoder": {...}, "griffin-lim N": {...}}`` with ``log_mel_l1_db``,
-        ``mr_stft`` and ``si_sdr_db``.
+        ``{"vocoder": {...}, ["vocoder +refine N": {...},] "griffin-lim N": {...}}``
+        with ``log_mel_l1_db``, ``mr_stft`` and ``si_sdr_db``.
     """
     try:
         import librosa
@@ -338,7 +341,10 @@ def compare_with_griffin_lim(
     y = torch.as_tensor(audio, dtype=torch.float32).reshape(-1)
     f = vocoder.feature
     mel = f.compute(y)
-    ours = vocoder(mel)[: y.shape[-1]]
+    ours = vocoder(mel, refine=0)[: y.shape[-1]]
+    estimates = [("vocoder", ours)]
+    if refine:
+        estimates.append((f"vocoder +refine {refine}", vocoder(mel, refine=refine)[: y.shape[-1]]))
     gl = librosa.feature.inverse.mel_to_audio(
         librosa.db_to_power(mel.numpy()), sr=f.sr, n_fft=f.n_fft, hop_length=f.hop_length,
         win_length=f.win_length, window=f.window, center=f.center, pad_mode=f.pad_mode,
@@ -347,7 +353,7 @@ def compare_with_griffin_lim(
     gl = torch.from_numpy(gl[: y.shape[-1]]).float()
     gl = torch.nn.functional.pad(gl, (0, y.shape[-1] - gl.shape[-1]))
     rows = {}
-    for name, est in (("vocoder", ours), (f"griffin-lim {n_iter}", gl)):
+    for name, est in [*estimates, (f"griffin-lim {n_iter}", gl)]:
         ref, e = y.double(), est.double()
         rows[name] = {
             "log_mel_l1_db": float(log_mel_l1(ref, e)),

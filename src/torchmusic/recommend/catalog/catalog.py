@@ -193,7 +193,7 @@ def reindex_advice(model: ModelInfo | None, root: str | os.PathLike[str]) -> str
         return (
             "built with music-embed v1 (the encoder alone); the shipped music-embed is now v2 "
             "(the encoder fused with MFCC statistics and a rhythm profile, better similarity): "
-            "rebuild it with 'torchmusic catalog add NEW_CATALOG FOLDER --model music-embed'"
+            "rebuild it with 'torchmusic catalog add FOLDER -c NEW_CATALOG --model music-embed'"
         )
     return None
 
