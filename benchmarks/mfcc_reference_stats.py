@@ -21,7 +21,9 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,42 +38,44 @@ def read_split(manifest: Path, split: str) -> list[dict[str, str]]:
         return [row for row in csv.DictReader(f) if row["split"] == split]
 
 
-def excerpt_statistics(rows: list[dict[str, str]], *, excerpt_s: float) -> np.ndarray:
-    """Raw statistics ``(n, 60)`` of the middle ``excerpt_s`` seconds of every track."""
+def excerpt_rows(
+    rows: list[dict[str, str]], *, excerpt_s: float, sr: int, compute: Callable[[Any], np.ndarray]
+) -> np.ndarray:
+    """``compute`` of the middle ``excerpt_s`` seconds of every track, stacked ``(n, dim)``."""
     from torchmusic import audio
-    from torchmusic.embed.mfcc import raw_mfcc_statistics
-    from torchmusic.features import FeatureConfig
 
-    feature = FeatureConfig(kind="mfcc", n_mfcc=20, sr=22050)
     out = []
     for i, row in enumerate(rows):
-        seconds = float(row["seconds"])
-        offset = max(0.0, (seconds - excerpt_s) / 2)
-        y, _ = audio.load(row["path"], sr=feature.sr, mono=True, offset=offset, duration=excerpt_s)
-        out.append(raw_mfcc_statistics(y, feature=feature, delta_width=9))
+        offset = max(0.0, (float(row["seconds"]) - excerpt_s) / 2)
+        y, _ = audio.load(row["path"], sr=sr, mono=True, offset=offset, duration=excerpt_s)
+        out.append(compute(y))
         print(f"  {i + 1}/{len(rows)} {Path(row['path']).name}", file=sys.stderr, flush=True)
     return np.stack(out)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def fit_reference(
+    *, script: str, target: Path, sr: int, compute: Callable[[Any], np.ndarray], fit: Callable
+) -> None:
+    """The command line shared by the reference-statistics scripts: read the manifest's
+    split, compute one row per track with ``compute``, fit with ``fit(raw, fitted_on=,
+    provenance=)`` and print (or ``--write`` to ``target``) the statistics."""
+    parser = argparse.ArgumentParser(description=f"Fit {target.name}")
     parser.add_argument("--manifest", default="/tmp/soundtracks/manifest.csv")
     parser.add_argument("--split", default="train")
     parser.add_argument("--excerpt", type=float, default=EXCERPT_S, help="seconds per track")
-    parser.add_argument("--write", action="store_true", help=f"write {TARGET.name}")
+    parser.add_argument("--write", action="store_true", help=f"write {target.name}")
     args = parser.parse_args()
 
     import torch
 
     import torchmusic
-    from torchmusic.embed.mfcc import fit_mfcc_standardisation
 
     torch.set_num_threads(1)
     rows = read_split(Path(args.manifest), args.split)
     t0 = time.perf_counter()
-    raw = excerpt_statistics(rows, excerpt_s=args.excerpt)
+    raw = excerpt_rows(rows, excerpt_s=args.excerpt, sr=sr, compute=compute)
     packages = sorted({row["package"] for row in rows})
-    stats = fit_mfcc_standardisation(
+    stats = fit(
         raw,
         fitted_on=(
             f"Debian game soundtracks ({', '.join(packages)}), {args.split} split: "
@@ -85,17 +89,30 @@ def main() -> None:
             "tracks": [f"{row['package']}: {Path(row['path']).name}" for row in rows],
             "command": (
                 "torchmusic datasets build soundtracks --out /tmp/soundtracks && "
-                "python benchmarks/mfcc_reference_stats.py "
-                "--manifest /tmp/soundtracks/manifest.csv --write"
+                f"python benchmarks/{script} --manifest /tmp/soundtracks/manifest.csv --write"
             ),
             "torchmusic": torchmusic.__version__,
         },
     )
     seconds = time.perf_counter() - t0
-    print(f"{len(rows)} tracks in {seconds:.0f} s; first means {np.round(stats.mean[:4], 2)}")
+    print(f"{len(rows)} tracks in {seconds:.0f} s; first means {np.round(stats.mean[:4], 3)}")
     if args.write:
-        TARGET.write_text(json.dumps(stats.to_dict(), indent=1) + "\n", encoding="utf-8")
-        print(f"written: {TARGET}")
+        target.write_text(json.dumps(stats.to_dict(), indent=1) + "\n", encoding="utf-8")
+        print(f"written: {target}")
+
+
+def main() -> None:
+    from torchmusic.embed.mfcc import fit_mfcc_standardisation, raw_mfcc_statistics
+    from torchmusic.features import FeatureConfig
+
+    feature = FeatureConfig(kind="mfcc", n_mfcc=20, sr=22050)
+    fit_reference(
+        script="mfcc_reference_stats.py",
+        target=TARGET,
+        sr=feature.sr,
+        compute=lambda y: raw_mfcc_statistics(y, feature=feature, delta_width=9),
+        fit=fit_mfcc_standardisation,
+    )
 
 
 if __name__ == "__main__":

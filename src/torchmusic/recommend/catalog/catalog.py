@@ -412,16 +412,6 @@ class Catalog:
             )
         elif info.name == "rhythm":
             embedder = get_embedder("rhythm", device=device)
-        elif info.name == "music-embed":  # v2, fused (torchmusic.embed.fused)
-            from torchmusic.embed.fused import music_embedder
-
-            path = self.model_path if self.model_path.is_file() else Path(info.source)
-            if not path.is_file():
-                raise DataError(
-                    f"the encoder of catalog {str(self.root)!r} ({info.source}) is missing; "
-                    "pass --model music-embed"
-                )
-            embedder = music_embedder(path, device=device)
         else:
             path = self.model_path if self.model_path.is_file() else Path(info.source)
             if not path.is_file():
@@ -429,7 +419,12 @@ class Catalog:
                     f"the model of catalog {str(self.root)!r} ({info.source}) is missing; "
                     "pass --model with the same model file"
                 )
-            embedder = get_embedder(path, device=device)
+            if info.name == "music-embed":  # v2: the catalog's copy is its encoder
+                from torchmusic.embed.fused import music_embedder
+
+                embedder = music_embedder(path, device=device)
+            else:
+                embedder = get_embedder(path, device=device)
         if embedder.info.fingerprint != info.fingerprint:
             raise DataError(
                 f"model file {embedder.info.source} is not the model catalog {str(self.root)!r} "
