@@ -141,6 +141,7 @@ def test_denoise_vocode_synthesize_jobs(client, tmp_path):
     for route, data, name in (
         ("/api/denoise", {"method": "wiener", "strength": "0.8"}, "denoised.wav"),
         ("/api/vocode", {}, "vocoded.wav"),
+        ("/api/vocode", {"refine": "4"}, "vocoded.wav"),
     ):
         r = client.post(route, files=_upload(noisy), data=data)
         assert r.status_code == 202, r.text
@@ -148,6 +149,10 @@ def test_denoise_vocode_synthesize_jobs(client, tmp_path):
         assert done["status"] == "done", done
         y, sr = sf.read(io.BytesIO(client.get(done["files"][name]).content))
         assert sr == 22050 and abs(len(y) - 22050) < 512
+        if route == "/api/vocode":
+            assert done["result"]["refine"] == int(data.get("refine", 0))
+    bad = client.post("/api/vocode", files=_upload(noisy), data={"refine": "-1"})
+    assert bad.status_code == 422
     r = client.post("/api/synthesize", json={"label": "kick", "n": 2, "seed": 1})
     assert r.status_code == 202, r.text
     done = _wait(client, r.json())

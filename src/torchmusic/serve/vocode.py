@@ -277,9 +277,14 @@ def load_vocoder(
 
 
 def vocode_file(
-    vocoder: Vocoder, path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
+    vocoder: Vocoder,
+    path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    refine: int | None = None,
 ) -> tuple[Path, Resynthesis]:
-    """Resynthesise one audio file into ``out_dir/<name>.wav`` (PCM 16, the model's rate).
+    """Resynthesise one audio file into ``out_dir/<name>.wav`` (PCM 16, the model's rate);
+    ``refine``: mel-consistency steps (default: the vocoder's own ``refine``).
 
     Raises
     ------
@@ -295,7 +300,7 @@ def vocode_file(
     src = Path(path)
     y, sr = load(src, sr=None, mono=False)
     try:
-        result = vocoder.resynthesize(y, sr)
+        result = vocoder.resynthesize(y, sr, refine=refine)
     except ParameterError as exc:
         raise DataError(f"{str(src)!r}: {exc}") from None
     out = Path(out_dir) / f"{src.stem}.wav"

@@ -53,6 +53,7 @@ async def denoise(
 async def vocode(
     file: UploadFile = File(...),
     model: str = Form("music-vocoder"),
+    refine: int = Form(0, ge=0, le=256, description="mel-consistency steps after the network"),
     server: ServerState = Depends(state),
 ) -> JSONResponse:
     """Analysis-resynthesis of an upload through a vocoder; the job's file is ``vocoded.wav``."""
@@ -64,10 +65,10 @@ async def vocode(
 
         vocoder = server.models.get("vocoder", model)
         job.progress = 0.1
-        out, result = vocode_file(vocoder, src, job.folder / "out")
+        out, result = vocode_file(vocoder, src, job.folder / "out", refine=refine)
         final = out.rename(job.folder / "vocoded.wav")
         job.add_file("vocoded.wav", final)
-        return {"model": model, "sample_rate": result.sample_rate}
+        return {"model": model, "refine": refine, "sample_rate": result.sample_rate}
 
     return accepted(server.start_with_upload("vocode", path, work))
 
