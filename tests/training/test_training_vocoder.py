@@ -146,3 +146,33 @@ def test_a_killed_two_optimiser_run_resumes_from_its_saved_step(music, tmp_path)
 
     assert adam_steps(final, 1) == adam_steps(saved, 1) + 2
     assert (run / "model.safetensors").is_file()
+
+
+def test_init_from_starts_from_a_model_file_and_refuses_other_settings(music, tmp_path):
+    from torchmusic.serve.vocode import Vocoder
+    from torchmusic.training.vocoder.job import _initialise, build_generator, train_vocoder
+
+    first = train_vocoder(_cfg(music, tmp_path / "a", adversarial_after=None), progress=False)
+    cfg = _cfg(music, tmp_path / "b", adversarial_after=None, init_from=str(first.model_file))
+    net = build_generator(cfg)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    _initialise(net, cfg)
+    want = Vocoder(first.model_file).net.state_dict()
+    assert all(torch.equal(net.state_dict()[k], want[k]) for k in want)
+    assert any(not torch.equal(before[k], want[k]) for k in want)  # it did change them
+    second = train_vocoder(cfg, progress=False)
+    assert second.metrics["global_step"] == 4
+    bigger = _cfg(
+        music, tmp_path / "c", init_from=str(first.model_file), model_config={**TINY, "dim": 24}
+    )
+    with pytest.raises(ParameterError, match="set model and model_config to the file's"):
+        train_vocoder(bigger, progress=False)
+    assert not (tmp_path / "c").exists()  # refused before a run folder was made
+    other_mel = _cfg(
+        music,
+        tmp_path / "d",
+        init_from=str(first.model_file),
+        feature={"kind": "logmel", "n_mels": 80},
+    )
+    with pytest.raises(ParameterError, match="n_mels"):
+        train_vocoder(other_mel, progress=False)

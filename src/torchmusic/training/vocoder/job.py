@@ -105,10 +105,12 @@ def train_vocoder(cfg: VocoderTrainConfig, *, progress: bool = True) -> VocoderT
     on_gpu = resolve_accelerator(cfg.accelerator) in ("gpu", "cuda")
     # Data first: a refused data set leaves no run folder behind.
     data = VocoderData(cfg, on_gpu=on_gpu)
+    generator = build_generator(cfg)
+    if cfg.init_from and not cfg.resume:  # a resumed run has its own weights
+        _initialise(generator, cfg)  # (a refused file leaves no run folder either)
     run = start_run(
         cfg, default_dir=Path("runs") / f"{first.stem or first.name}-{cfg.model}", progress=progress
     )
-    generator = build_generator(cfg)
     module = VocoderModule(generator, cfg, run_dir=run.path)
     train_loader, val_loader = data.train_loader(), data.val_loader()
     monitor = "val_mel_l1" if val_loader is not None else None
@@ -160,3 +162,18 @@ def _licences(cfg: VocoderTrainConfig) -> str | None:
         if candidate.is_file() and os.path.getsize(candidate) < 200_000:
             return candidate.read_text(encoding="utf-8", errors="replace")
     return None
+
+
+def _initialise(generator: Any, cfg: VocoderTrainConfig) -> None:
+    """Copy the generator weights of the vocoder file ``cfg.init_from`` into ``generator``."""
+    from torchmusic.models.vocoder.vocoderfile import check_mel_settings, load_vocoder_file
+
+    source, spec = load_vocoder_file(cfg.init_from)
+    if spec.architecture != cfg.model or source.config != generator.config:
+        raise ParameterError(
+            f"init_from={cfg.init_from!r} is a {spec.architecture} with settings "
+            f"{source.config}, but this run builds a {cfg.model} with {generator.config}; "
+            "set model and model_config to the file's"
+        )
+    check_mel_settings(spec.feature_config(), cfg.feature_config())
+    generator.load_state_dict(source.state_dict())

@@ -68,6 +68,11 @@ class VocoderTrainConfig(RunRecipe):
     cache_dir : str or None
         Where decoded tracks are kept (``.npy``; default: ``decoded-audio`` in the
         feature cache, ``~/.cache/torchmusic/features/decoded-audio``).
+    init_from : str or None
+        A vocoder model file (or shipped name, e.g. ``music-vocoder``) whose generator
+        weights start the run: fine-tuning on your own music, or continuing the shipped
+        model with more steps. Its architecture, network settings and log-mel must be
+        this run's. Discriminators and optimiser states start fresh.
     """
 
     data: str | list[str] | None = None
@@ -97,6 +102,7 @@ class VocoderTrainConfig(RunRecipe):
     audio_examples: int = 3
     num_workers: int | None = None
     cache_dir: str | None = None
+    init_from: str | None = None
 
     PATH_FIELDS: ClassVar[tuple[str, ...]] = ("data", "out_dir", "cache_dir")
     IDENTITY_KEYS: ClassVar[tuple[str, ...]] = (
