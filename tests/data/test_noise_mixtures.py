@@ -135,6 +135,31 @@ def test_crackle_is_impulsive():
     assert kurtosis > 20  # Gaussian noise: 3
 
 
+def test_textured_noise_has_its_bump_wander_and_grains():
+    flat = N.textured_noise(8 * SR, SR, tilt_db_per_octave=0.0, rng=6)
+    bumped = N.textured_noise(
+        8 * SR, SR, tilt_db_per_octave=0.0, bumps=[(1000.0, 0.3, 12.0)], rng=6
+    )
+    freqs, p_flat = signal.welch(flat.astype(np.float64), SR, nperseg=1024)
+    _, p_bump = signal.welch(bumped.astype(np.float64), SR, nperseg=1024)
+    at = lambda p, f: 10 * np.log10(p[np.argmin(np.abs(freqs - f))])  # noqa: E731
+    # Same noise, so the ratio shows the bump: +12 dB at its centre, ~0 two octaves away.
+    rel = lambda f: at(p_bump, f) - at(p_flat, f)  # noqa: E731
+    assert abs((rel(1000) - rel(4000)) - 12) < 1.5 and abs(rel(4000) - rel(5000)) < 1.0
+
+    # Level wander: 100 ms levels spread by about modulation_db; none without it.
+    def spread(y):
+        frames = y[: y.size // 2205 * 2205].astype(np.float64).reshape(-1, 2205)
+        return float(np.std(10 * np.log10(np.mean(frames**2, axis=1))))
+
+    wandering = N.textured_noise(8 * SR, SR, modulation_db=6.0, modulation_s=0.5, rng=7)
+    assert spread(flat) < 1.0 and 3.0 < spread(wandering) < 9.0
+    grains = N.textured_noise(4 * SR, SR, grains_per_s=20.0, grain_ms=5.0, rng=8).astype(np.float64)
+    assert np.mean(grains**4) / np.mean(grains**2) ** 2 > 6  # Gaussian noise: 3 (measured 11)
+    with pytest.raises(ParameterError, match="tilt_db_per_octave=20"):
+        N.textured_noise(10, SR, tilt_db_per_octave=20)
+
+
 # -- real noise files -------------------------------------------------------------------------
 
 

@@ -6,8 +6,8 @@ splits them **by file** into ``train`` / ``valid`` / ``unseen``, holding whole k
 out as unseen noise types (by default :data:`DEFAULT_UNSEEN`: the running tap).
 
 Synthetic noise, for what no recording has (:data:`SYNTHETIC_KINDS`):
-:func:`mains_hum`, :func:`coloured_hiss` (tape hiss), :func:`vinyl_clicks` and
-:func:`crackle`. Every generator is a pure function of its arguments and ``rng``
+:func:`mains_hum`, :func:`coloured_hiss` (tape hiss), :func:`vinyl_clicks`,
+:func:`crackle`, and :func:`textured_noise` (``"ambient"``: randomised broadband textures). Every generator is a pure function of its arguments and ``rng``
 (an int seed or a :class:`numpy.random.Generator`) and returns float32 audio of
 shape ``(n,)`` **normalised to unit RMS** (so that :func:`~torchmusic.data.mixtures.mix_at_snr`
 alone sets the level), except that a draw with no events (no click in a short
@@ -480,13 +480,105 @@ def crackle(
 
 # -- random parameters ----------------------------------------------------------------------
 
+
 #: Generator kinds and the parameter ranges :func:`random_noise` draws from.
+def textured_noise(
+    n: int,
+    sr: int,
+    *,
+    bumps: Sequence[tuple[float, float, float]] = (),
+    tilt_db_per_octave: float = -3.0,
+    modulation_db: float = 0.0,
+    modulation_s: float = 1.0,
+    grains_per_s: float = 0.0,
+    grain_ms: float = 10.0,
+    rng: RngLike = None,
+) -> np.ndarray:
+    """Broadband noise with a random-looking spectrum and a moving level.
+
+    Domain randomisation for denoiser training: Gaussian noise whose power spectrum
+    is a tilt (dB per octave above 100 Hz) plus Gaussian bumps in log-frequency, whose
+    level wanders slowly (a low-passed random walk in dB), optionally mixed with
+    decaying noise grains (short bursts at Poisson times, filtered like the rest). No
+    recording's kind is imitated: the ranges of :func:`random_noise` cover many
+    stationary and non-stationary broadband textures.
+
+    Parameters
+    ----------
+    n : int >= 0
+    sr : int > 0
+    bumps : sequence of (centre Hz, width octaves, gain dB)
+        Spectral bumps added (in dB) to the tilt.
+    tilt_db_per_octave : float
+        Power slope in [-12, 12].
+    modulation_db : float >= 0
+        Standard deviation of the level's wander (dB).
+    modulation_s : float > 0
+        Time scale of the wander (s).
+    grains_per_s : float >= 0
+        Rate of grains; each decays over ``grain_ms``.
+    grain_ms : float > 0
+    rng : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=float32]
+        Unit RMS.
+
+    Examples
+    --------
+    >>> textured_noise(8000, 16000, bumps=[(1000.0, 1.0, 12.0)], rng=0).shape
+    (8000,)
+    """
+    n, sr = _check_n_sr(n, sr)
+    if not (isinstance(tilt_db_per_octave, int | float) and -12 <= tilt_db_per_octave <= 12):
+        raise ParameterError(f"tilt_db_per_octave={tilt_db_per_octave!r} must be in [-12, 12]")
+    if modulation_db < 0 or modulation_s <= 0 or grains_per_s < 0 or grain_ms <= 0:
+        raise ParameterError(
+            f"modulation_db={modulation_db!r} and grains_per_s={grains_per_s!r} must be >= 0, "
+            f"modulation_s={modulation_s!r} and grain_ms={grain_ms!r} > 0"
+        )
+    gen = _rng(rng)
+    x = gen.standard_normal(n)
+    if grains_per_s > 0:
+        level = np.zeros(n)
+        starts = np.flatnonzero(gen.random(n) < grains_per_s / sr)
+        decay = np.exp(-np.arange(int(5 * grain_ms * sr / 1000) + 1) / (grain_ms * sr / 1000))
+        for s0 in starts:
+            seg = decay[: n - s0]
+            level[s0 : s0 + seg.size] += gen.uniform(0.2, 1.0) * seg
+        x = x * (0.2 + level)  # a floor of steady noise under the grains
+    spectrum = np.fft.rfft(x)
+    octaves = np.log2(np.maximum(np.fft.rfftfreq(n, 1 / sr), 100.0) / 100.0)
+    gain_db = tilt_db_per_octave * octaves
+    for centre, width, g in bumps:
+        if centre <= 0 or width <= 0:
+            raise ParameterError(f"bump {(centre, width, g)!r}: centre and width must be > 0")
+        gain_db = gain_db + g * np.exp(
+            -0.5 * ((octaves - np.log2(max(centre, 100.0) / 100.0)) / width) ** 2
+        )
+    spectrum *= 10 ** (gain_db / 20)
+    if spectrum.size:
+        spectrum[0] = 0
+    y = np.fft.irfft(spectrum, n)
+    if modulation_db > 0 and n > 1:
+        # A random walk in dB, low-passed to the time scale and scaled to modulation_db.
+        k = max(1, int(modulation_s * sr))
+        c = np.concatenate([[0.0], np.cumsum(gen.standard_normal(n + k))])
+        walk = (c[k : k + n] - c[:n]) / k  # moving average over k samples
+        walk = (walk - walk.mean()) / (walk.std() + 1e-12) * modulation_db
+        y = y * 10 ** (walk / 20)
+    return _unit_rms(y)
+
+
 SYNTHETIC_KINDS: dict[str, str] = {
     "hum": "mains_hum: f0 50 or 60 Hz, 2-12 harmonics with amplitude k^-(0.5..2), drift 0-0.5 %",
     "hiss": "coloured_hiss: slope -4.5..+1.5 dB/octave",
     # At least 3 clicks expected per clip: a silent draw has no SNR to mix at.
     "clicks": "vinyl_clicks: 0.5-8 clicks/s (>= 3 per clip), 0.1-2 ms, thump probability 0-0.3",
     "crackle": "crackle: 50-1000 pulses/s, surface hiss -40..-15 dB",
+    "ambient": "textured_noise: tilt -9..+3 dB/octave, 0-3 bumps (150 Hz-8 kHz, 0.3-2 "
+    "octaves, -12..+18 dB), level wander 0-10 dB over 0.1-4 s, grains 0 or 5-300/s of 2-40 ms",
 }
 
 
@@ -498,7 +590,7 @@ def random_noise(kind: str, n: int, sr: int, *, rng: RngLike = None) -> np.ndarr
 
     Parameters
     ----------
-    kind : {"hum", "hiss", "clicks", "crackle"}
+    kind : {"hum", "hiss", "clicks", "crackle", "ambient"}
         Generator.
     n : int >= 0
         Samples.
@@ -532,6 +624,23 @@ def random_noise(kind: str, n: int, sr: int, *, rng: RngLike = None) -> np.ndarr
         return vinyl_clicks(
             n, sr, rate_per_s=min(max(rate, 3 * sr / max(n, 1)), sr / 2),
             thump_probability=float(gen.uniform(0, 0.3)), rng=gen,
+        )  # fmt: skip
+    if kind == "ambient":
+        bumps = [
+            (
+                float(np.exp(gen.uniform(np.log(150.0), np.log(8000.0)))),
+                float(gen.uniform(0.3, 2.0)),
+                float(gen.uniform(-12.0, 18.0)),
+            )
+            for _ in range(int(gen.integers(0, 4)))
+        ]
+        grainy = gen.random() < 0.5
+        return textured_noise(
+            n, sr, bumps=bumps, tilt_db_per_octave=float(gen.uniform(-9.0, 3.0)),
+            modulation_db=float(gen.uniform(0.0, 10.0)),
+            modulation_s=float(np.exp(gen.uniform(np.log(0.1), np.log(4.0)))),
+            grains_per_s=float(np.exp(gen.uniform(np.log(5.0), np.log(300.0)))) if grainy else 0.0,
+            grain_ms=float(gen.uniform(2.0, 40.0)), rng=gen,
         )  # fmt: skip
     if kind == "crackle":
         return crackle(

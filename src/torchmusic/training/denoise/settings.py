@@ -17,6 +17,8 @@ from torchmusic.errors import ParameterError
 from torchmusic.training.recipe import RunRecipe
 
 ARCHITECTURES = ("unet",)
+#: The recipe's default generators (``"ambient"``, :func:`~torchmusic.data.noise.textured_noise`,
+#: is opt-in); any key of :data:`~torchmusic.data.noise.SYNTHETIC_KINDS` is accepted.
 SYNTHETIC = ("hum", "hiss", "clicks", "crackle")
 
 
@@ -116,11 +118,13 @@ class DenoiseTrainConfig(RunRecipe):
         if self.model not in ARCHITECTURES:
             raise ParameterError(f"model={self.model!r}; expected one of {ARCHITECTURES}")
         super().validate()
-        unknown = [k for k in self.synthetic_noise if k not in SYNTHETIC]
+        from torchmusic.data.noise import SYNTHETIC_KINDS
+
+        unknown = [k for k in self.synthetic_noise if k not in SYNTHETIC_KINDS]
         if unknown:
             raise ParameterError(
                 f"synthetic_noise={self.synthetic_noise!r}: unknown kind(s) {unknown}; "
-                f"expected some of {list(SYNTHETIC)}"
+                f"expected some of {list(SYNTHETIC_KINDS)}"
             )
         if not self.noise and not self.synthetic_noise:
             raise ParameterError(
