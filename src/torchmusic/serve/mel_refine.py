@@ -77,6 +77,7 @@ def refine_to_mel(
         return audio
     from torchmusic.features.db import db_to_power
     from torchmusic.features.filters import mel_basis
+    from torchmusic.features.spectrum import window_tensor
 
     dtype = audio.dtype
     x = audio.to(torch.float32)
@@ -101,8 +102,6 @@ def refine_to_mel(
         norm=feature.norm,
     ).to(x.device, torch.float32)
     cover = basis.sum(0).clamp_min(1e-12)[:, None]
-    from torchmusic.features.spectrum import window_tensor
-
     # The analysis window of the features (zero-padded to n_fft), so both sides agree.
     window = window_tensor(
         feature.window,
