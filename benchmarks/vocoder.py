@@ -14,6 +14,13 @@ skipped (said so) and the rest runs.
 ``--refine 16,32`` adds rows of each model followed by that many mel-consistency
 steps (:mod:`torchmusic.serve.mel_refine`).
 
+``--diagnostics`` adds two reference rows that split the error into its two causes
+(neither is a vocoder: each is given something the mel does not hold):
+"true STFT magnitude + Griffin-Lim 100" (the exact linear magnitude at the mel's n_fft/hop,
+phase retrieved: what losing the phase alone costs) and "mel magnitude + true phase"
+(librosa's NNLS inversion of the mel with the original's phase: what losing the fine
+magnitude alone costs).
+
 Speed: real-time factor (seconds of audio per second of compute) of each model
 at batch 1 (one 5 s segment) and batched (8 segments), with 1 and 2 torch
 threads, plus Griffin-Lim's; weights, file size and peak RSS.
@@ -63,6 +70,41 @@ def griffin_lim(mel_db: np.ndarray, feature: Any, n_iter: int) -> np.ndarray:
         fmin=feature.fmin,
         fmax=feature.fmax,
     )
+
+
+DIAGNOSTIC_ROWS = ("true STFT magnitude + Griffin-Lim 100", "mel magnitude + true phase")
+
+
+def diagnostic_estimates(
+    seg: np.ndarray, mel_db: np.ndarray, feature: Any
+) -> dict[str, np.ndarray]:
+    """The ``--diagnostics`` rows: phase loss alone, and fine-magnitude loss alone."""
+    import librosa
+
+    stft_kw = dict(
+        n_fft=feature.n_fft,
+        hop_length=feature.hop_length,
+        win_length=feature.win_length,
+        window=feature.window,
+        center=feature.center,
+    )
+    spec = librosa.stft(seg, pad_mode=feature.pad_mode, **stft_kw)
+    mel_mag = librosa.feature.inverse.mel_to_stft(
+        librosa.db_to_power(mel_db),
+        sr=feature.sr,
+        n_fft=feature.n_fft,
+        power=feature.power,
+        htk=feature.htk,
+        norm=feature.norm,
+        fmin=feature.fmin,
+        fmax=feature.fmax,
+    )
+    return {
+        DIAGNOSTIC_ROWS[0]: librosa.griffinlim(
+            np.abs(spec), n_iter=100, pad_mode=feature.pad_mode, **stft_kw
+        ),
+        DIAGNOSTIC_ROWS[1]: librosa.istft(mel_mag * np.exp(1j * np.angle(spec)), **stft_kw),
+    }
 
 
 def fit_length(y: np.ndarray, n: int) -> np.ndarray:
@@ -121,6 +163,11 @@ def main() -> None:
     parser.add_argument(
         "--skip-pitch", action="store_true", help="no torchcrepe pitch columns (faster)"
     )
+    parser.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="add the 'true STFT magnitude + Griffin-Lim 100' and 'mel magnitude + true phase' rows",
+    )
     parser.add_argument("--json", default=str(DEFAULT_OUT / "vocoder.json"))
     args = parser.parse_args()
 
@@ -153,6 +200,8 @@ def main() -> None:
     gl_iters = [int(i) for i in args.gl_iters.split(",") if i]
     per_row: dict[str, list[dict[str, float]]] = {"oracle (original audio)": []}
     per_row.update({f"Griffin-Lim {k}": [] for k in gl_iters})
+    if args.diagnostics:
+        per_row.update({row: [] for row in DIAGNOSTIC_ROWS})
     per_row.update({name: [] for name in vocoders})
     for seg in segments:
         n = len(seg)
@@ -169,6 +218,9 @@ def main() -> None:
         per_row["oracle (original audio)"].append(score(seg))
         for k in gl_iters:
             per_row[f"Griffin-Lim {k}"].append(score(fit_length(griffin_lim(mel, feature, k), n)))
+        if args.diagnostics:
+            for row, estimate in diagnostic_estimates(seg, mel, feature).items():
+                per_row[row].append(score(fit_length(estimate, n)))
         for name, voc in vocoders.items():
             out = voc(torch.from_numpy(mel)).numpy()
             per_row[name].append(score(fit_length(out, n)))
