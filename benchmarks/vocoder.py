@@ -53,23 +53,20 @@ def griffin_lim(mel_db: np.ndarray, feature: Any, n_iter: int) -> np.ndarray:
     """librosa's mel -> audio (NNLS mel inversion, then Griffin-Lim) with the mel's settings."""
     import librosa
 
-    power = librosa.db_to_power(mel_db)
     return librosa.feature.inverse.mel_to_audio(
-        power,
-        sr=feature.sr,
-        n_fft=feature.n_fft,
-        hop_length=feature.hop_length,
-        win_length=feature.win_length,
-        window=feature.window,
-        center=feature.center,
-        pad_mode=feature.pad_mode,
+        librosa.db_to_power(mel_db),
+        **feature.stft_kwargs(),
+        **_librosa_filterbank(feature),
         power=feature.power,
         n_iter=n_iter,
-        htk=feature.htk,
-        norm=feature.norm,
-        fmin=feature.fmin,
-        fmax=feature.fmax,
     )
+
+
+def _librosa_filterbank(feature: Any) -> dict[str, Any]:
+    """The filterbank settings librosa's mel inversions take (``n_mels`` comes from the mel)."""
+    settings = feature.filterbank_kwargs()
+    del settings["n_mels"]
+    return settings
 
 
 DIAGNOSTIC_ROWS = ("true STFT magnitude + Griffin-Lim 100", "mel magnitude + true phase")
@@ -81,27 +78,18 @@ def diagnostic_estimates(
     """The ``--diagnostics`` rows: phase loss alone, and fine-magnitude loss alone."""
     import librosa
 
-    stft_kw = dict(
-        n_fft=feature.n_fft,
-        hop_length=feature.hop_length,
-        win_length=feature.win_length,
-        window=feature.window,
-        center=feature.center,
-    )
-    spec = librosa.stft(seg, pad_mode=feature.pad_mode, **stft_kw)
+    stft_kw = feature.stft_kwargs()
+    pad_mode = stft_kw.pop("pad_mode")  # istft takes no pad_mode
+    spec = librosa.stft(seg, pad_mode=pad_mode, **stft_kw)
     mel_mag = librosa.feature.inverse.mel_to_stft(
         librosa.db_to_power(mel_db),
-        sr=feature.sr,
+        **_librosa_filterbank(feature),
         n_fft=feature.n_fft,
         power=feature.power,
-        htk=feature.htk,
-        norm=feature.norm,
-        fmin=feature.fmin,
-        fmax=feature.fmax,
     )
     return {
         DIAGNOSTIC_ROWS[0]: librosa.griffinlim(
-            np.abs(spec), n_iter=100, pad_mode=feature.pad_mode, **stft_kw
+            np.abs(spec), n_iter=100, pad_mode=pad_mode, **stft_kw
         ),
         DIAGNOSTIC_ROWS[1]: librosa.istft(mel_mag * np.exp(1j * np.angle(spec)), **stft_kw),
     }

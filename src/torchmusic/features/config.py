@@ -167,6 +167,31 @@ class FeatureConfig:
         return self.n_frames(round(clip_seconds * self.sr))
 
     # -- computation ---------------------------------------------------------------
+    def stft_kwargs(self) -> dict[str, Any]:
+        """The STFT settings as keyword arguments (``n_fft``, ``hop_length``, ``win_length``,
+        ``window``, ``center``, ``pad_mode``), named as torchmusic's and librosa's functions
+        name them."""
+        return dict(
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=self.window,
+            center=self.center,
+            pad_mode=self.pad_mode,
+        )
+
+    def filterbank_kwargs(self) -> dict[str, Any]:
+        """The mel filterbank's settings as keyword arguments (``sr``, ``n_mels``, ``fmin``,
+        ``fmax``, ``htk``, ``norm``; with ``n_fft`` they define ``mel_basis``)."""
+        return dict(
+            sr=self.sr,
+            n_mels=self.n_mels,
+            fmin=self.fmin,
+            fmax=self.fmax,
+            htk=self.htk,
+            norm=self.norm,
+        )
+
     def compute(self, y: torch.Tensor) -> torch.Tensor:
         """Compute this feature for ``y`` of shape ``(..., samples)`` at ``self.sr``.
 
@@ -178,24 +203,8 @@ class FeatureConfig:
         """
         from torchmusic import features as F
 
-        stft_kw = dict(
-            n_fft=self.n_fft,
-            hop_length=self.hop_length,
-            win_length=self.win_length,
-            window=self.window,
-            center=self.center,
-            pad_mode=self.pad_mode,
-        )
-        mel_kw = dict(
-            sr=self.sr,
-            n_mels=self.n_mels,
-            fmin=self.fmin,
-            fmax=self.fmax,
-            htk=self.htk,
-            norm=self.norm,
-            power=self.power,
-            **stft_kw,
-        )
+        stft_kw = self.stft_kwargs()
+        mel_kw = dict(**self.filterbank_kwargs(), power=self.power, **stft_kw)
         if self.kind == "stft":
             return F.spectrogram(y, power=self.power, **stft_kw)
         if self.kind == "mel":

@@ -92,15 +92,9 @@ def refine_to_mel(
         at_floor = (mel_db <= floor + 1e-3).to(x.device)
     else:
         at_floor = torch.zeros_like(target, dtype=torch.bool)
-    basis = mel_basis(
-        sr=feature.sr,
-        n_fft=feature.n_fft,
-        n_mels=feature.n_mels,
-        fmin=feature.fmin,
-        fmax=feature.fmax,
-        htk=feature.htk,
-        norm=feature.norm,
-    ).to(x.device, torch.float32)
+    basis = mel_basis(n_fft=feature.n_fft, **feature.filterbank_kwargs()).to(
+        x.device, torch.float32
+    )
     cover = basis.sum(0).clamp_min(1e-12)[:, None]
     # The analysis window of the features (zero-padded to n_fft), so both sides agree.
     window = window_tensor(
