@@ -18,7 +18,6 @@ available as ``music-embed-encoder`` (and as the ``--backbone`` of ``train class
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 
 from torchmusic.embed.base import Embedder
-from torchmusic.embed.info import ModelInfo
+from torchmusic.embed.info import ModelInfo, fingerprint_of
 from torchmusic.errors import ParameterError
 
 #: Name and version of the fused shipped embedder in catalogs.
@@ -100,7 +99,7 @@ class FusedEmbedder(Embedder):
             name=name,
             version=version,
             dim=sum(e.info.dim for _, e in parts),
-            fingerprint=hashlib.sha256(key.encode()).hexdigest()[:32],
+            fingerprint=fingerprint_of(key),
             source=source,
         )
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any
 
 from torchmusic.errors import DataError
+
+
+def fingerprint_of(key: str) -> str:
+    """The :attr:`ModelInfo.fingerprint` of an embedder described by ``key`` (its name,
+    version and every setting that changes its vectors): 32 hex digits of SHA-256."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -54,7 +54,7 @@ import numpy as np
 import torch
 
 from torchmusic.embed.base import Embedder, unit
-from torchmusic.embed.info import ModelInfo
+from torchmusic.embed.info import ModelInfo, fingerprint_of
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.features.config import FeatureConfig
 
@@ -374,7 +374,9 @@ class MFCCEmbedder(Embedder):
                 )
             stats = reference
         if not isinstance(stats, MFCCStandardisation):
-            raise ParameterError(f"stats must be an MFCCStandardisation, got {type(stats).__name__}")
+            raise ParameterError(
+                f"stats must be an MFCCStandardisation, got {type(stats).__name__}"
+            )
         if stats.settings != settings:
             raise ParameterError(
                 f"MFCC statistics fitted with {stats.settings} cannot standardise statistics "
@@ -391,7 +393,7 @@ class MFCCEmbedder(Embedder):
             name="mfcc",
             version=MFCC_VERSION,
             dim=stats.dim,
-            fingerprint=hashlib.sha256(key.encode()).hexdigest()[:32],
+            fingerprint=fingerprint_of(key),
             source="mfcc",
         )
 
@@ -481,7 +483,7 @@ class MFCCMeanEmbedder(Embedder):
             name="mfcc",
             version=MFCC_MEAN_VERSION,
             dim=dim,
-            fingerprint=hashlib.sha256(key.encode()).hexdigest()[:32],
+            fingerprint=fingerprint_of(key),
             source="mfcc",
         )
 

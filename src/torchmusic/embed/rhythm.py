@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from torchmusic.embed.base import Embedder, unit
-from torchmusic.embed.info import ModelInfo
+from torchmusic.embed.info import ModelInfo, fingerprint_of
 from torchmusic.errors import DataError, ParameterError
 from torchmusic.features.config import FeatureConfig
 
@@ -236,7 +236,7 @@ class RhythmEmbedder(Embedder):
             name="rhythm",
             version=RHYTHM_VERSION,
             dim=N_BINS,
-            fingerprint=hashlib.sha256(key.encode()).hexdigest()[:32],
+            fingerprint=fingerprint_of(key),
             source="rhythm",
         )
 
