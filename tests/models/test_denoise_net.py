@@ -84,8 +84,10 @@ def test_deep_filter_taps_read_the_documented_frames():
     torch.testing.assert_close(net.apply(spec, mask, coefs)[0, :4, 1:], spec[0, :4, :5])
 
 
-def test_output_depends_only_on_frames_within_the_receptive_field():
-    net = _net(channels=[8, 16, 24], bottleneck_blocks=2)
+@pytest.mark.parametrize("floor_frames", [0, 12])
+def test_output_depends_only_on_frames_within_the_receptive_field(floor_frames):
+    net = _net(channels=[8, 16, 24], bottleneck_blocks=2, noise_floor_frames=floor_frames)
+    assert net.stem[0].in_channels == (4 if floor_frames else 3)
     _scramble_heads(net, scale=0.5)
     hop = net.config.hop_length
     x = torch.randn(1, 200 * hop) * 0.1
@@ -98,6 +100,24 @@ def test_output_depends_only_on_frames_within_the_receptive_field():
     assert untouched > 50 * hop
     torch.testing.assert_close(a[:, :untouched], b[:, :untouched], atol=1e-6, rtol=0)
     assert float((a[:, 150 * hop :] - b[:, 150 * hop :]).abs().max()) > 1e-3
+
+
+def test_noise_floor_is_a_running_minimum_that_ignores_short_bursts():
+    net = _net(channels=[8, 16], bottleneck_blocks=1, noise_floor_frames=8)
+    mag = torch.ones(1, 3, 100)
+    mag[:, :, 20:23] = 10.0  # a 3-frame burst: gone from the floor
+    mag[:, :, 60:] = 5.0  # a lasting rise: in the floor once the window has passed it
+    floor = net._noise_floor(mag)
+    assert floor.shape == mag.shape
+    torch.testing.assert_close(floor[:, :, :58], torch.ones(1, 3, 58))
+    torch.testing.assert_close(floor[:, :, 70:], torch.full((1, 3, 30), 5.0))
+    assert torch.all(floor[:, :, 58:70] >= 1.0) and torch.all(floor[:, :, 58:70] <= 5.0)
+    # The reach over time grows by the window and the smoothing.
+    plain = _net(channels=[8, 16], bottleneck_blocks=1)
+    assert net.receptive_frames() == plain.receptive_frames() + 8 + 2
+    assert net.features(torch.randn(1, 513, 40, dtype=torch.complex64)).shape[1] == 4
+    with pytest.raises(ParameterError, match="noise_floor_frames=-1"):
+        _net(noise_floor_frames=-1)
 
 
 def test_config_errors_echo_the_value():

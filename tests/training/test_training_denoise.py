@@ -179,3 +179,36 @@ def test_init_from_starts_a_run_from_a_model_file_of_the_same_settings(fixture, 
             progress=False,
         )
     assert not (tmp_path / "d").exists()  # refused before a run folder was made
+
+
+def test_init_from_may_add_the_noise_floor_input_and_starts_equal(fixture, tmp_path):
+    from torchmusic.models.denoise import DenoiserSpec, build_denoiser, save_denoiser
+    from torchmusic.training.denoise.job import _initialise
+
+    torch.manual_seed(0)
+    plain = build_denoiser(**TINY).eval()
+    with torch.no_grad():  # away from the identity, so equality below says something
+        for head in (plain.mask_head, plain.df_head):
+            head.weight.normal_(0, 0.3)
+    path = save_denoiser(
+        tmp_path / "plain.safetensors", plain, DenoiserSpec("unet", {}, plain.config.sr)
+    )
+    widened = build_denoiser(**TINY, noise_floor_frames=6).eval()
+    _initialise(widened, str(path))
+    x = torch.randn(1, 3 * plain.config.sr) * 0.1
+    with torch.no_grad():
+        assert torch.equal(widened(x), plain(x))
+        assert float((widened(x) - x).abs().max()) > 1e-3
+    assert widened.stem[0].weight.shape[1] == 4
+    assert torch.all(widened.stem[0].weight[:, 3] == 0)
+    # Only adding the floor is allowed: removing it, or any other change, is refused.
+    floor_file = save_denoiser(
+        tmp_path / "floor.safetensors", widened, DenoiserSpec("unet", {}, plain.config.sr)
+    )
+    for target, source in (
+        (build_denoiser(**TINY), floor_file),
+        (build_denoiser(**TINY, noise_floor_frames=9), floor_file),
+        (build_denoiser(**dict(TINY, channels=[8, 24]), noise_floor_frames=6), path),
+    ):
+        with pytest.raises(ParameterError, match="noise-floor input may only add one"):
+            _initialise(target, str(source))

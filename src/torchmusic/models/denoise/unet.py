@@ -100,6 +100,13 @@ class DenoiserConfig:
         Lowest bins the deep filter works on (at most ``n_fft // 2 + 1``).
     df_max : float > 0
         Bound of each filter coefficient's real and imaginary part.
+    noise_floor_frames : int >= 0
+        When > 0, a fourth input channel: each bin's noise-floor estimate, the minimum
+        of its compressed magnitude (smoothed over 5 frames) within this many frames on
+        each side (minimum statistics, as the Wiener / MMSE baselines track noise). It
+        shows the network what stays under the music for over a second, which its
+        convolutions alone (reach ~0.3 s) cannot see. 0 (default): three channels, as
+        files from before this option.
 
     Examples
     --------
@@ -121,6 +128,7 @@ class DenoiserConfig:
     df_lookahead: int = 1
     df_bins: int = 64
     df_max: float = 0.5
+    noise_floor_frames: int = 0
 
     def __post_init__(self) -> None:
         self.channels = list(self.channels)
@@ -158,6 +166,7 @@ class DenoiserConfig:
             )
         if not (isinstance(self.df_max, int | float) and self.df_max > 0):
             raise ParameterError(f"df_max={self.df_max!r} must be > 0")
+        _positive_int("noise_floor_frames", self.noise_floor_frames, low=0)
 
     @property
     def n_bins(self) -> int:
@@ -267,7 +276,7 @@ class DenoiserUNet(nn.Module):
         # where most of the compute of a plain U-Net goes. Pad the frequency axis so it
         # halves evenly at every level.
         self.n_freq = math.ceil(config.n_bins / 2 ** (levels + 1)) * 2 ** (levels + 1)
-        self.stem = _ConvBlock(3, c[0], kf, stride_f=2)
+        self.stem = _ConvBlock(3 if config.noise_floor_frames == 0 else 4, c[0], kf, stride_f=2)
         self.down = nn.ModuleList(_ConvBlock(c[i], c[i + 1], kf, stride_f=2) for i in range(levels))
         coarse = self.n_freq // 2 ** (levels + 1)
         blocks: list[nn.Module] = []
@@ -317,13 +326,28 @@ class DenoiserUNet(nn.Module):
     # -- the network -----------------------------------------------------------------------
     def features(self, spec: torch.Tensor) -> torch.Tensor:
         """Network input ``(batch, 3, n_freq, frames)``: compressed magnitude, and it
-        times the phase's cosine and sine."""
+        times the phase's cosine and sine (plus the noise floor of the compressed
+        magnitude when ``noise_floor_frames`` > 0: 4 channels)."""
         power = spec.real.square() + spec.imag.square()
         # |Y| ** c with a floor: the derivative of x ** 0.3 is infinite at 0.
         mag = power.clamp_min(1e-12).pow(self.config.compress / 2)
         scale = mag * torch.rsqrt(power.clamp_min(1e-12))
-        x = torch.stack([mag, spec.real * scale, spec.imag * scale], dim=1)
+        channels = [mag, spec.real * scale, spec.imag * scale]
+        if self.config.noise_floor_frames:
+            channels.append(self._noise_floor(mag))
+        x = torch.stack(channels, dim=1)
         return F.pad(x, (0, 0, 0, self.n_freq - x.shape[-2]))
+
+    def _noise_floor(self, mag: torch.Tensor) -> torch.Tensor:
+        """Per bin, the running minimum over ``2 * noise_floor_frames + 1`` frames of the
+        magnitude smoothed over 5 frames; ``(batch, bins, frames)`` like ``mag``."""
+        b, n_bins, frames = mag.shape
+        flat = mag.reshape(b * n_bins, 1, frames)
+        smooth = F.avg_pool1d(flat, 5, stride=1, padding=2, count_include_pad=False)
+        k = self.config.noise_floor_frames
+        # max_pool1d pads with -inf, so a minimum near the edges uses the frames there are.
+        floor = -F.max_pool1d(-smooth, 2 * k + 1, stride=1, padding=k)
+        return floor.reshape(b, n_bins, frames)
 
     def estimate(self, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(mask, df_coefficients)`` of a noisy spectrum.
@@ -433,6 +457,8 @@ class DenoiserUNet(nn.Module):
         reach += sum(2**k for k in range(cfg.bottleneck_blocks))
         if cfg.deep_filter:
             reach += max(cfg.df_lookahead, cfg.df_order - 1 - cfg.df_lookahead)
+        if cfg.noise_floor_frames:
+            reach += cfg.noise_floor_frames + 2  # the running minimum, then the smoothing
         return reach
 
 

@@ -19,6 +19,7 @@ in float32) or under DDP (``--devices N``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -129,16 +130,32 @@ def train_denoiser(cfg: DenoiseTrainConfig, *, progress: bool = True) -> Denoise
 
 
 def _initialise(net: Any, model: str) -> None:
-    """Copy the weights of the denoiser file ``model`` into ``net`` (same settings)."""
+    """Copy the weights of the denoiser file ``model`` into ``net`` (same settings).
+
+    One difference is allowed: a file without the noise-floor input (``noise_floor_frames``
+    0) may start a run with it. The stem gets zero weights for the new channel, so the
+    network starts out computing exactly what the file computes.
+    """
+    import torch
+
     from torchmusic.models.denoise.denoiserfile import load_denoiser_file
 
     source, _ = load_denoiser_file(model)
-    if source.config != net.config:
+    frames = net.config.noise_floor_frames
+    widen = source.config.noise_floor_frames == 0 and frames > 0
+    if dataclasses.replace(source.config, noise_floor_frames=frames) != net.config or not (
+        widen or source.config == net.config
+    ):
         raise ParameterError(
             f"init_from={model!r} has network settings {source.config}, but this run builds "
-            f"{net.config}; set model_config to the file's settings"
+            f"{net.config}; set model_config to the file's settings (a file without the "
+            "noise-floor input may only add one, noise_floor_frames > 0)"
         )
-    net.load_state_dict(source.state_dict())
+    state = source.state_dict()
+    if widen:
+        weight = state["stem.0.weight"]  # (out, 3, kf, 3): add the floor channel, silent
+        state["stem.0.weight"] = torch.cat([weight, weight.new_zeros(weight[:, :1].shape)], 1)
+    net.load_state_dict(state)
 
 
 def _licences(cfg: DenoiseTrainConfig) -> dict[str, str]:
