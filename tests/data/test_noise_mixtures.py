@@ -160,6 +160,17 @@ def test_textured_noise_has_its_bump_wander_and_grains():
         N.textured_noise(10, SR, tilt_db_per_octave=20)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_band_noise_is_confined_to_one_band(seed):
+    y = N.random_noise("band", 4 * SR, SR, rng=seed).astype(np.float64)
+    assert abs(np.sqrt(np.mean(y**2)) - 1) < 1e-3
+    freqs, psd = signal.welch(y, SR, nperseg=2048)
+    peak = freqs[np.argmax(psd)]
+    near = (freqs > peak / 2.5) & (freqs < peak * 2.5)  # 1.3 octaves each side
+    assert psd[near].sum() / psd.sum() > 0.9  # white noise: a fraction of that
+    assert np.array_equal(y, N.random_noise("band", 4 * SR, SR, rng=seed))
+
+
 # -- real noise files -------------------------------------------------------------------------
 
 

@@ -579,6 +579,11 @@ SYNTHETIC_KINDS: dict[str, str] = {
     "crackle": "crackle: 50-1000 pulses/s, surface hiss -40..-15 dB",
     "ambient": "textured_noise: tilt -9..+3 dB/octave, 0-3 bumps (150 Hz-8 kHz, 0.3-2 "
     "octaves, -12..+18 dB), level wander 0-10 dB over 0.1-4 s, grains 0 or 5-300/s of 2-40 ms",
+    # Noise confined to one band (a whoosh, a drone of air or machinery): the other kinds
+    # spread over the whole spectrum, and a network trained on them learns to leave
+    # anything concentrated in the low-mid band alone as if it were music.
+    "band": "textured_noise with one +30..+45 dB bump (100 Hz-8 kHz, 0.2-1 octave) over a "
+    "0..-3 dB/octave tilt: band-limited noise; level wander 0-6 dB over 0.5-4 s",
 }
 
 
@@ -590,7 +595,7 @@ def random_noise(kind: str, n: int, sr: int, *, rng: RngLike = None) -> np.ndarr
 
     Parameters
     ----------
-    kind : {"hum", "hiss", "clicks", "crackle", "ambient"}
+    kind : {"hum", "hiss", "clicks", "crackle", "ambient", "band"}
         Generator.
     n : int >= 0
         Samples.
@@ -641,6 +646,16 @@ def random_noise(kind: str, n: int, sr: int, *, rng: RngLike = None) -> np.ndarr
             modulation_s=float(np.exp(gen.uniform(np.log(0.1), np.log(4.0)))),
             grains_per_s=float(np.exp(gen.uniform(np.log(5.0), np.log(300.0)))) if grainy else 0.0,
             grain_ms=float(gen.uniform(2.0, 40.0)), rng=gen,
+        )  # fmt: skip
+    if kind == "band":
+        return textured_noise(
+            n, sr, tilt_db_per_octave=float(gen.uniform(-3.0, 0.0)),
+            bumps=[(
+                float(np.exp(gen.uniform(np.log(100.0), np.log(8000.0)))),
+                float(gen.uniform(0.2, 1.0)), float(gen.uniform(30.0, 45.0)),
+            )],
+            modulation_db=float(gen.uniform(0.0, 6.0)),
+            modulation_s=float(np.exp(gen.uniform(np.log(0.5), np.log(4.0)))), rng=gen,
         )  # fmt: skip
     if kind == "crackle":
         return crackle(
