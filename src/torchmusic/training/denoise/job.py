@@ -142,10 +142,12 @@ def _initialise(net: Any, model: str) -> None:
 
     source, _ = load_denoiser_file(model)
     frames = net.config.noise_floor_frames
-    widen = source.config.noise_floor_frames == 0 and frames > 0
-    if dataclasses.replace(source.config, noise_floor_frames=frames) != net.config or not (
-        widen or source.config == net.config
-    ):
+    widen = (
+        source.config.noise_floor_frames == 0
+        and frames > 0
+        and dataclasses.replace(source.config, noise_floor_frames=frames) == net.config
+    )
+    if not (widen or source.config == net.config):
         raise ParameterError(
             f"init_from={model!r} has network settings {source.config}, but this run builds "
             f"{net.config}; set model_config to the file's settings (a file without the "
